@@ -1,0 +1,1 @@
+"""HTTP side: route tables, thin handlers, the error and auth middleware."""

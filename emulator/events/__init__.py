@@ -1,0 +1,1 @@
+"""The event model: type names, the field table, coercion, normalisation and enrichment."""

@@ -1,0 +1,1 @@
+"""Ingest: request intake and the asynchronous batch processor."""

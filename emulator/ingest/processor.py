@@ -1,0 +1,139 @@
+"""The batch processor: gunzip, split, decode, validate, dedupe, store, outcome.
+
+Runs on the store thread (see :class:`emulator.store.aio.AsyncStore`); every
+batch ends in exactly one ingest outcome event, ``success`` or ``error`` with
+``error_type`` ``decompress``, ``empty_batch``, ``duplicate_batch``,
+``validation`` or ``system``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from typing import Any
+
+import orjson
+
+from emulator.events.normalise import EventInvalid, NormalisedEvent, normalise, unwrap
+from emulator.events.timefmt import format_iso
+from emulator.ingest.gzipio import DecompressError, gunzip
+from emulator.log import ingest_logger
+from emulator.randomness import RandomSource
+from emulator.store.db import StoreResult, SyncStore
+
+# SparkPost keeps an uploaded batch downloadable for about ten days.
+BATCH_RETENTION_SECONDS = 10 * 24 * 3600
+
+
+@dataclasses.dataclass(frozen=True)
+class ProcessorConfig:
+    """What the processor needs from the settings."""
+
+    max_event_age: float
+    max_decompressed_bytes: int
+    base_url: str
+
+
+def failures_href(base_url: str, batch_id: str) -> str:
+    return f"{base_url}/api/v1/ingest/events/failures/{batch_id}"
+
+
+def _outcome(batch_id: str, ids: RandomSource, now: float, expires_at: float, error_type: str | None) -> dict[str, Any]:
+    outcome: dict[str, Any] = {
+        "type": "success" if error_type is None else "error",
+        "event_id": ids.uuid4(),
+        "batch_id": batch_id,
+        "timestamp": format_iso(now),
+        "expiration_timestamp": format_iso(expires_at),
+        "number_succeeded": 0,
+        "number_duplicates": 0,
+    }
+    if error_type is not None:
+        outcome["number_failed"] = 0
+        outcome["error_type"] = error_type
+        outcome["retryable"] = error_type == "system"
+    return outcome
+
+
+def _account_ids(events: list[NormalisedEvent]) -> dict[str, int]:
+    """Return customer_id and subaccount_id when every event that has one agrees."""
+    found: dict[str, int] = {}
+    for name in ("customer_id", "subaccount_id"):
+        values = {item.event[name] for item in events if name in item.event}
+        if len(values) == 1:
+            found[name] = values.pop()
+    return found
+
+
+def process_batch(store: SyncStore, batch_id: str, config: ProcessorConfig, ids: RandomSource) -> StoreResult:
+    """Process one stored batch and store its events and outcome."""
+    body = store.batch_body(batch_id)
+    info = store.batch_info(batch_id)
+    if body is None or info is None:
+        raise KeyError(f"batch {batch_id} is not stored")
+    now = time.time()
+    expires_at = info["received_at"] + BATCH_RETENTION_SECONDS
+
+    def finish(outcome: dict[str, Any], events: list[NormalisedEvent], failures: list[tuple[int, str, str]], content_hash: str | None) -> StoreResult:
+        result = store.finish_batch(
+            batch_id, outcome=outcome, outcome_ts=now, events=events, failures=failures, content_hash=content_hash
+        )
+        ingest_logger.info(
+            "batch %s: %s%s, %d succeeded, %d failed, %d duplicates",
+            batch_id,
+            outcome["type"],
+            f"/{outcome['error_type']}" if "error_type" in outcome else "",
+            outcome["number_succeeded"],
+            outcome.get("number_failed", 0),
+            outcome["number_duplicates"],
+        )
+        return result
+
+    try:
+        text = gunzip(body, config.max_decompressed_bytes)
+    except DecompressError as exc:
+        ingest_logger.warning("batch %s: decompression failed: %s", batch_id, exc)
+        return finish(_outcome(batch_id, ids, now, expires_at, "decompress"), [], [(0, str(exc), "")], None)
+
+    lines = [(number, line) for number, line in enumerate(text.split(b"\n"), start=1) if line.strip()]
+    if not lines:
+        return finish(_outcome(batch_id, ids, now, expires_at, "empty_batch"), [], [], None)
+
+    content_hash = hashlib.sha256(text).hexdigest()
+    first = store.content_seen(content_hash)
+    if first is not None:
+        ingest_logger.warning("batch %s: same content as batch %s, nothing stored", batch_id, first)
+        return finish(_outcome(batch_id, ids, now, expires_at, "duplicate_batch"), [], [], None)
+
+    events: list[NormalisedEvent] = []
+    failures: list[tuple[int, str, str]] = []
+    for number, line in lines:
+        try:
+            document = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            failures.append((number, f"invalid JSON: {exc}", line.decode("utf-8", "replace")))
+            continue
+        try:
+            grouping, fields = unwrap(document)
+            events.append(normalise(grouping, fields, max_age=config.max_event_age, now=now))
+        except EventInvalid as exc:
+            failures.append((number, str(exc), line.decode("utf-8", "replace")))
+
+    outcome = _outcome(batch_id, ids, now, expires_at, "validation" if failures else None)
+    outcome.update(_account_ids(events))
+    if failures:
+        outcome["number_failed"] = len(failures)
+        outcome["href"] = failures_href(config.base_url, batch_id)
+    return finish(outcome, events, failures, content_hash)
+
+
+def record_system_error(store: SyncStore, batch_id: str, ids: RandomSource, reason: str) -> StoreResult:
+    """Close a batch whose processing crashed with a retryable ``system`` error."""
+    info = store.batch_info(batch_id)
+    now = time.time()
+    received_at = info["received_at"] if info else now
+    outcome = _outcome(batch_id, ids, now, received_at + BATCH_RETENTION_SECONDS, "system")
+    return store.finish_batch(
+        batch_id, outcome=outcome, outcome_ts=now, events=[], failures=[(0, reason, "")], content_hash=None
+    )
