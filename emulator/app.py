@@ -55,9 +55,11 @@ def create_app(settings: Settings, *, store: AsyncStore | None = None) -> web.Ap
     app[WORKER] = BatchWorker(app[STORE], config, app[RANDOM].child("ingest"))
     add_routes(app)
 
+    from emulator.console import setup as setup_console
     from emulator.tracking import setup as setup_tracking
 
     setup_tracking(app)
+    setup_console(app)
     if settings.sink.enabled:
         from emulator.sink import setup as setup_sink
 
@@ -80,6 +82,7 @@ class EmulatorServer:
         self.settings = settings
         self.app = app if app is not None else create_app(settings)
         self._runner: web.AppRunner | None = None
+        self._stopped = False
         self.port: int | None = None
 
     @property
@@ -123,7 +126,10 @@ class EmulatorServer:
         return lines
 
     async def stop(self) -> None:
-        """Stop subsystems, the worker and the listener, then close the store."""
+        """Stop subsystems, the worker and the listener, then close the store; safe to call twice."""
+        if self._stopped:
+            return
+        self._stopped = True
         for component in reversed(list(self.components.values())):
             try:
                 await component.stop()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gzip
+import io
 import sys
 import time
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
+import orjson
 
 from emulator.config import env_value
 
@@ -41,6 +43,12 @@ def add_send_command(subparsers: argparse._SubParsersAction, env: Mapping[str, s
         "--timeout", type=float, default=30.0, help="seconds to wait for an outcome with --wait (default 30)"
     )
     parser.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
+    parser.add_argument(
+        "--shift-timestamps",
+        action="store_true",
+        help="move every event's timestamp forward so the newest event of each batch is now "
+        "(for stored sample batches older than the server's --max-event-age)",
+    )
     parser.set_defaults(handler=_send)
 
 
@@ -54,9 +62,47 @@ def ingest_url(url: str) -> str:
     return base + INGEST_PATH
 
 
-def batch_body(data: bytes) -> bytes:
-    """Return gzip bytes for upload; gzip input is kept as it is."""
-    return data if data.startswith(b"\x1f\x8b") else gzip.compress(data)
+def batch_body(data: bytes, name: str = "-") -> bytes:
+    """Return the bytes to upload: ``.gz`` files and gzip data as they are, anything else gzipped."""
+    if name.endswith(".gz") or data.startswith(b"\x1f\x8b"):
+        return data
+    return gzip.compress(data)
+
+
+def shift_timestamps(body: bytes, now: float) -> bytes:
+    """Return ``body`` (gzip NDJSON) with timestamps moved so the newest one is ``now``.
+
+    Lines that are not ingest events are kept unchanged; a body that does not
+    decompress is returned unchanged, so broken batches stay broken.
+    """
+    try:
+        text = gzip.decompress(body)
+    except (OSError, EOFError):
+        return body
+    documents: list[Any] = []
+    newest = None
+    for line in text.split(b"\n"):
+        try:
+            document = orjson.loads(line)
+            fields = next(iter(document["msys"].values()))
+            stamp = float(fields["timestamp"])
+        except Exception:  # noqa: BLE001 - anything that is not an event stays as it is
+            documents.append(line)
+            continue
+        documents.append((document, fields, stamp))
+        newest = stamp if newest is None else max(newest, stamp)
+    if newest is None:
+        return body
+    offset = int(now - newest)
+    lines = []
+    for item in documents:
+        if isinstance(item, bytes):
+            lines.append(item)
+            continue
+        document, fields, stamp = item
+        fields["timestamp"] = str(int(stamp) + offset)
+        lines.append(orjson.dumps(document))
+    return gzip.compress(b"\n".join(lines))
 
 
 def _read(name: str) -> bytes:
@@ -73,7 +119,8 @@ async def upload(session: aiohttp.ClientSession, url: str, api_key: str, body: b
         "Content-Type": "application/x-ndjson",
         "Content-Encoding": "gzip",
     }
-    async with session.post(url, data=body, headers=headers, ssl=ssl) as response:
+    # A BytesIO body is streamed, so a large batch does not stall the event loop.
+    async with session.post(url, data=io.BytesIO(body), headers=headers, ssl=ssl) as response:
         text = await response.text()
         if response.status != 200:
             raise RuntimeError(f"HTTP {response.status}: {text.strip()}")
@@ -120,7 +167,9 @@ async def _send_all(args: argparse.Namespace) -> int:
         for name in names:
             label = "<stdin>" if name == "-" else name
             try:
-                body = batch_body(_read(name))
+                body = batch_body(_read(name), name)
+                if args.shift_timestamps:
+                    body = shift_timestamps(body, time.time())
                 batch_id = await upload(session, url, args.api_key, body, ssl=ssl)
             except (OSError, RuntimeError, aiohttp.ClientError) as exc:
                 sys.stderr.write(f"{label}: upload failed: {exc}\n")
