@@ -86,13 +86,19 @@ def _geo(name: str, value: Any) -> dict[str, Any]:
     return result
 
 
+_STRING_FIELDS = frozenset(name for name, field in f.FIELDS.items() if field.kind == f.STRING)
+
+
 def coerce_value(name: str, value: Any) -> Any:
     """Convert one known field's value; unknown fields pass through unchanged."""
+    if name in _STRING_FIELDS:
+        # Fast path: most ingest values are strings already.
+        return value if value.__class__ is str else _string(name, value)
     kind = f.field_kind(name)
     if kind is None:
         return value
-    if kind == f.STRING:
-        return _string(name, value)
+    if kind == f.NUMBER_STRING and value.__class__ is str:
+        return value.strip()
     if kind == f.NUMBER_STRING:
         return _number_text(name, value)
     if kind == f.INTEGER:

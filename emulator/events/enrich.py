@@ -20,14 +20,16 @@ ENRICHMENT_FIELDS = (
     "template_id", "template_version", "transactional", "transmission_id",
 )
 
+_ENRICHMENT_FIELD_SET = frozenset(ENRICHMENT_FIELDS)
+
 
 def message_attributes(event: dict[str, Any]) -> dict[str, Any]:
     """Return the attributes an injection or delivery event lends to later events."""
-    attributes = {
-        name: event[name]
-        for name in ENRICHMENT_FIELDS
-        if name in event and event[name] not in (None, "", {}, [])
-    }
+    attributes = {}
+    for name in event.keys() & _ENRICHMENT_FIELD_SET:
+        value = event[name]
+        if value is not None and value != "" and value != {} and value != []:
+            attributes[name] = value
     if event.get("type") == "injection":
         attributes["injection_time"] = event["timestamp"]
     return attributes

@@ -10,6 +10,7 @@ with ``LIKE '% q1 q2 %'``.
 
 from __future__ import annotations
 
+import functools
 import re
 
 _WORD_SEPARATORS = re.compile(r"[\s\-_]+")
@@ -22,10 +23,19 @@ def keywords(value: str, *, domain: bool = False) -> list[str]:
     return [word for word in pattern.split(value.lower()) if word]
 
 
+@functools.lru_cache(maxsize=65536)
+def _cached_keyword_text(value: str, domain: bool) -> str | None:
+    words = keywords(value, domain=domain)
+    return " " + " ".join(words) + " " if words else None
+
+
 def keyword_text(value: str | None, *, domain: bool = False) -> str | None:
     """Return the stored form `` kw1 kw2 `` of a value, or None."""
     if not value:
         return None
+    if len(value) <= 256:
+        # Campaigns, pools and domains repeat across events, so the cache hits.
+        return _cached_keyword_text(value, domain)
     words = keywords(value, domain=domain)
     return " " + " ".join(words) + " " if words else None
 

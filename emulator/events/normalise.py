@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from emulator.events.coerce import CoercionError, coerce_value
-from emulator.events.fields import BASE_REQUIRED, MESSAGE_ID_OPTIONAL, TRANSPORT_FIELDS
+from emulator.events.fields import BASE_REQUIRED, MESSAGE_ID_OPTIONAL
 from emulator.events.redact import redact_reason
 from emulator.events.timefmt import format_iso
 from emulator.events.types import GENERATION_TYPES, INGEST_TYPES, UNSUPPORTED_GROUPINGS
@@ -78,7 +78,7 @@ def normalise(
             raise EventInvalid(f"missing required field '{name}'")
     if ingest_type not in MESSAGE_ID_OPTIONAL and not _present(body.get("message_id")):
         raise EventInvalid("missing required field 'message_id'")
-    if not any(_present(body.get(name)) for name in TRANSPORT_FIELDS):
+    if not (_present(body.get("recv_method")) or _present(body.get("delv_method"))):
         raise EventInvalid("missing required field: one of 'recv_method' or 'delv_method'")
     has_hash = _present(body.get("rcpt_hash"))
     has_domain = _present(body.get("rcpt_domain"))

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 UTC = dt.timezone.utc
 
 
+@functools.lru_cache(maxsize=16384)
+def _format_whole_second(seconds: int) -> str:
+    return dt.datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.000+00:00")
+
+
 def format_iso(seconds: float) -> str:
     """Format Unix seconds as ISO-8601 UTC with milliseconds, ``2023-11-14T22:13:20.000+00:00``."""
+    if seconds == int(seconds):
+        # Ingest timestamps are whole seconds and a batch shares few of them.
+        return _format_whole_second(int(seconds))
     moment = dt.datetime.fromtimestamp(seconds, UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+00:00"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -56,14 +57,8 @@ def _outcome(batch_id: str, ids: RandomSource, now: float, expires_at: float, er
     return outcome
 
 
-def _account_ids(events: list[NormalisedEvent]) -> dict[str, int]:
-    """Return customer_id and subaccount_id when every event that has one agrees."""
-    found: dict[str, int] = {}
-    for name in ("customer_id", "subaccount_id"):
-        values = {item.event[name] for item in events if name in item.event}
-        if len(values) == 1:
-            found[name] = values.pop()
-    return found
+# Events normalised and stored per chunk, to bound memory on large batches.
+CHUNK_EVENTS = 5000
 
 
 def process_batch(store: SyncStore, batch_id: str, config: ProcessorConfig, ids: RandomSource) -> StoreResult:
@@ -75,18 +70,45 @@ def process_batch(store: SyncStore, batch_id: str, config: ProcessorConfig, ids:
     now = time.time()
     expires_at = info["received_at"] + BATCH_RETENTION_SECONDS
 
-    def finish(outcome: dict[str, Any], events: list[NormalisedEvent], failures: list[tuple[int, str, str]], content_hash: str | None) -> StoreResult:
+    def finish(
+        error_type: str | None,
+        event_chunks: Iterable[list[NormalisedEvent]] = (),
+        failures: list[tuple[int, str, str]] | None = None,
+        content_hash: str | None = None,
+        accounts: dict[str, int] | None = None,
+    ) -> StoreResult:
+        failed = failures if failures is not None else []
+
+        def build_outcome(stored: int, duplicates: int) -> tuple[dict[str, Any], list[tuple[int, str, str]]]:
+            kind = error_type
+            if kind is None and failed and content_hash is not None:
+                kind = "validation"
+            outcome = _outcome(batch_id, ids, now, expires_at, kind)
+            outcome["number_succeeded"] = stored
+            outcome["number_duplicates"] = duplicates
+            if accounts:
+                outcome.update(_single_values(accounts))
+            if kind == "validation":
+                outcome["number_failed"] = sum(1 for number, _, _ in failed if number > 0)
+                outcome["href"] = failures_href(config.base_url, batch_id)
+            return outcome, failed
+
         result = store.finish_batch(
-            batch_id, outcome=outcome, outcome_ts=now, events=events, failures=failures, content_hash=content_hash
+            batch_id,
+            outcome_ts=now,
+            event_chunks=event_chunks,
+            build_outcome=build_outcome,
+            content_hash=content_hash,
         )
+        outcome = result.change.outcome or {}
         ingest_logger.info(
             "batch %s: %s%s, %d succeeded, %d failed, %d duplicates",
             batch_id,
-            outcome["type"],
+            outcome.get("type"),
             f"/{outcome['error_type']}" if "error_type" in outcome else "",
-            outcome["number_succeeded"],
+            outcome.get("number_succeeded", 0),
             outcome.get("number_failed", 0),
-            outcome["number_duplicates"],
+            outcome.get("number_duplicates", 0),
         )
         return result
 
@@ -94,38 +116,53 @@ def process_batch(store: SyncStore, batch_id: str, config: ProcessorConfig, ids:
         text = gunzip(body, config.max_decompressed_bytes)
     except DecompressError as exc:
         ingest_logger.warning("batch %s: decompression failed: %s", batch_id, exc)
-        return finish(_outcome(batch_id, ids, now, expires_at, "decompress"), [], [(0, str(exc), "")], None)
+        return finish("decompress", failures=[(0, str(exc), "")])
+    del body
 
-    lines = [(number, line) for number, line in enumerate(text.split(b"\n"), start=1) if line.strip()]
-    if not lines:
-        return finish(_outcome(batch_id, ids, now, expires_at, "empty_batch"), [], [], None)
+    if not text.strip():
+        return finish("empty_batch")
 
     content_hash = hashlib.sha256(text).hexdigest()
     first = store.content_seen(content_hash)
     if first is not None:
         ingest_logger.warning("batch %s: same content as batch %s, nothing stored", batch_id, first)
-        return finish(_outcome(batch_id, ids, now, expires_at, "duplicate_batch"), [], [], None)
+        return finish("duplicate_batch")
 
-    events: list[NormalisedEvent] = []
     failures: list[tuple[int, str, str]] = []
-    for number, line in lines:
-        try:
-            document = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            failures.append((number, f"invalid JSON: {exc}", line.decode("utf-8", "replace")))
-            continue
-        try:
-            grouping, fields = unwrap(document)
-            events.append(normalise(grouping, fields, max_age=config.max_event_age, now=now))
-        except EventInvalid as exc:
-            failures.append((number, str(exc), line.decode("utf-8", "replace")))
+    accounts: dict[str, set[int]] = {"customer_id": set(), "subaccount_id": set()}
 
-    outcome = _outcome(batch_id, ids, now, expires_at, "validation" if failures else None)
-    outcome.update(_account_ids(events))
-    if failures:
-        outcome["number_failed"] = len(failures)
-        outcome["href"] = failures_href(config.base_url, batch_id)
-    return finish(outcome, events, failures, content_hash)
+    def chunks() -> Iterator[list[NormalisedEvent]]:
+        chunk: list[NormalisedEvent] = []
+        for number, line in enumerate(text.split(b"\n"), start=1):
+            if not line.strip():
+                continue
+            try:
+                document = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                failures.append((number, f"invalid JSON: {exc}", line.decode("utf-8", "replace")))
+                continue
+            try:
+                grouping, fields = unwrap(document)
+                item = normalise(grouping, fields, max_age=config.max_event_age, now=now)
+            except EventInvalid as exc:
+                failures.append((number, str(exc), line.decode("utf-8", "replace")))
+                continue
+            for name, values in accounts.items():
+                if name in item.event:
+                    values.add(item.event[name])
+            chunk.append(item)
+            if len(chunk) >= CHUNK_EVENTS:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    return finish(None, chunks(), failures, content_hash, accounts)  # type: ignore[arg-type]
+
+
+def _single_values(accounts: dict[str, set[int]]) -> dict[str, int]:
+    """Return customer_id and subaccount_id when every event that has one agrees."""
+    return {name: next(iter(values)) for name, values in accounts.items() if len(values) == 1}
 
 
 def record_system_error(store: SyncStore, batch_id: str, ids: RandomSource, reason: str) -> StoreResult:
@@ -135,5 +172,9 @@ def record_system_error(store: SyncStore, batch_id: str, ids: RandomSource, reas
     received_at = info["received_at"] if info else now
     outcome = _outcome(batch_id, ids, now, received_at + BATCH_RETENTION_SECONDS, "system")
     return store.finish_batch(
-        batch_id, outcome=outcome, outcome_ts=now, events=[], failures=[(0, reason, "")], content_hash=None
+        batch_id,
+        outcome_ts=now,
+        event_chunks=(),
+        build_outcome=lambda stored, duplicates: (outcome, [(0, reason, "")]),
+        content_hash=None,
     )

@@ -77,7 +77,6 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_ts ON events(ts, seq);
 CREATE INDEX IF NOT EXISTS events_message ON events(message_id);
-CREATE INDEX IF NOT EXISTS events_rcpt ON events(rcpt_to);
 
 -- Attributes of each message taken from its injection or delivery event.
 CREATE TABLE IF NOT EXISTS messages (
