@@ -119,3 +119,10 @@ async def test_unknown_batch_is_404(server, http):
             assert response.status == 404
             payload = await response.json()
         assert payload == {"errors": [{"message": "resource not found", "description": "No ingest batch with id 'no-such-batch'."}]}
+
+
+async def test_trailing_slash_is_ignored(server, http):
+    async with http.post(server.url + "/api/v1/ingest/events/", data=gz([]), headers=INGEST_HEADERS) as response:
+        assert response.status == 200
+    async with http.get(server.url + "/api/v1/events/message/", headers={"Authorization": "k"}) as response:
+        assert response.status == 200

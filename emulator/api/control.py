@@ -6,12 +6,13 @@ from aiohttp import web
 
 from emulator import __version__
 from emulator.api.keys import COMPONENTS, STORE, WORKER
+from emulator.api.responses import json_response
 from emulator.log import api_logger
 
 
 async def get_health(request: web.Request) -> web.Response:
     """GET /__emulator/health: 200 once the server is ready."""
-    return web.json_response({"status": "ready", "version": __version__})
+    return json_response({"status": "ready", "version": __version__})
 
 
 async def post_reset(request: web.Request) -> web.Response:
@@ -25,4 +26,4 @@ async def post_reset(request: web.Request) -> web.Response:
             if hasattr(result, "__await__"):
                 await result
     api_logger.info("reset requested by %s", request.remote)
-    return web.json_response({"results": {"reset": True}})
+    return json_response({"results": {"reset": True}})

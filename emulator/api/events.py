@@ -17,6 +17,7 @@ from emulator.api.params import (
     parse_per_page,
     parse_window,
 )
+from emulator.api.responses import json_response
 from emulator.errors import BadRequest
 from emulator.events.docs import events_documentation, events_samples
 from emulator.events.types import INGEST_ERROR_TYPES, INGEST_OUTCOME_TYPES, PUBLIC_TYPES
@@ -74,7 +75,7 @@ async def search_message_events(request: web.Request) -> web.Response:
     require_key(request, request.app[SETTINGS])
     event_query = parse_message_query(request)
     results, total, cursor = await request.app[STORE].call("search_events", event_query)
-    return web.json_response({"results": results, "total_count": total, "links": _links(request, cursor)})
+    return json_response({"results": results, "total_count": total, "links": _links(request, cursor)})
 
 
 async def search_ingest_events(request: web.Request) -> web.Response:
@@ -105,11 +106,11 @@ async def search_ingest_events(request: web.Request) -> web.Response:
         filters=filters,
     )
     body: dict[str, Any] = {"results": results, "total_count": total, "links": _links(request, cursor)}
-    return web.json_response(body)
+    return json_response(body)
 
 
 async def get_events_documentation(request: web.Request) -> web.Response:
-    return web.json_response({"results": events_documentation()})
+    return json_response({"results": events_documentation()})
 
 
 async def get_events_samples(request: web.Request) -> web.Response:
@@ -118,4 +119,4 @@ async def get_events_samples(request: web.Request) -> web.Response:
         samples = events_samples(requested)
     except KeyError as exc:
         raise invalid("events", str(exc.args[0]), "a list of event types: " + ", ".join(PUBLIC_TYPES)) from None
-    return web.json_response({"results": samples})
+    return json_response({"results": samples})

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from emulator.api.auth import key_fingerprint, require_key
 from emulator.api.keys import RANDOM, SETTINGS, STORE, WORKER
+from emulator.api.responses import json_response
 from emulator.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
 from emulator.events.docs import ingest_documentation, ingest_samples
 from emulator.ingest.processor import BATCH_RETENTION_SECONDS
@@ -38,7 +39,7 @@ async def _read_capped(request: web.Request, limit: int) -> bytes:
 
 
 async def create_ingest_batch(request: web.Request) -> web.Response:
-    """POST /api/v1/ingest/events: check headers, store the raw batch, answer its id."""
+    """POST /api/v1/ingest/events: check the headers, store the raw batch and return its id."""
     settings = request.app[SETTINGS]
     key = require_key(request, settings)
     content_type = request.headers.get("Content-Type", "")
@@ -67,7 +68,7 @@ async def create_ingest_batch(request: web.Request) -> web.Response:
     )
     request.app[WORKER].submit(batch_id)
     ingest_logger.info("batch %s: received %d bytes from %s", batch_id, len(body), request.remote)
-    return web.json_response({"results": {"id": batch_id}})
+    return json_response({"results": {"id": batch_id}})
 
 
 async def _known_batch(request: web.Request) -> str:
@@ -106,7 +107,7 @@ async def get_ingest_batch_failures(request: web.Request) -> web.Response:
 
 
 async def get_ingest_documentation(request: web.Request) -> web.Response:
-    return web.json_response({"results": ingest_documentation()})
+    return json_response({"results": ingest_documentation()})
 
 
 async def get_ingest_samples(request: web.Request) -> web.Response:
@@ -119,4 +120,4 @@ async def get_ingest_samples(request: web.Request) -> web.Response:
             description=f"Unknown event type {exc.args[0]!r}.",
             extra={"param": "events", "value": request.query.get("events", "")},
         ) from None
-    return web.json_response({"results": samples})
+    return json_response({"results": samples})

@@ -8,21 +8,22 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from emulator.api.keys import SERVER_ERRORS
+from emulator.api.responses import json_response
 from emulator.errors import ApiError
 from emulator.log import api_logger
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-# Paths whose errors use SparkPost's JSON shape; tracking paths answer as a tracker does.
+# Paths whose errors use SparkPost's JSON body. Tracking paths reply as a tracker does.
 _JSON_ERROR_PREFIXES = ("/api/", "/__emulator/")
 
 
 def error_response(error: ApiError) -> web.Response:
-    return web.json_response(error.to_body(), status=error.status)
+    return json_response(error.to_body(), status=error.status)
 
 
 def _sparkpost_body(status: int, message: str) -> web.Response:
-    return web.json_response({"errors": [{"message": message}]}, status=status)
+    return json_response({"errors": [{"message": message}]}, status=status)
 
 
 @web.middleware

@@ -14,7 +14,7 @@ from emulator.events.types import GENERATION_TYPES, INGEST_TYPES, UNSUPPORTED_GR
 
 
 class EventInvalid(ValueError):
-    """An ingested event fails validation; the message says why."""
+    """An ingested event failed validation. The message names the field at fault."""
 
 
 @dataclasses.dataclass(frozen=True)

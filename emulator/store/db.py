@@ -132,7 +132,7 @@ class SyncStore:
     # -- batches -------------------------------------------------------------
 
     def add_batch(self, batch_id: str, body: bytes, *, received_at: float, expires_at: float, key_fingerprint: str | None) -> None:
-        """Store an uploaded batch durably, before the POST is answered."""
+        """Store an uploaded batch durably, before the POST returns its id."""
         self._conn.execute(
             "INSERT INTO batches (batch_id, received_at, key_fingerprint, body, expires_at) VALUES (?, ?, ?, ?, ?)",
             (batch_id, received_at, key_fingerprint, body, expires_at),
