@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -113,10 +114,15 @@ async def get_events_documentation(request: web.Request) -> web.Response:
     return json_response({"results": events_documentation()})
 
 
-async def get_events_samples(request: web.Request) -> web.Response:
+def samples_response(request: web.Request, build: Callable[[list[str]], list[dict[str, Any]]]) -> web.Response:
+    """Return ``{"results": build(types)}`` for the ``events`` query parameter (all types when absent)."""
     requested = [item for item in request.query.get("events", "").split(",") if item.strip()]
     try:
-        samples = events_samples(requested)
+        samples = build(requested)
     except KeyError as exc:
         raise invalid("events", str(exc.args[0]), "a list of event types: " + ", ".join(PUBLIC_TYPES)) from None
     return json_response({"results": samples})
+
+
+async def get_events_samples(request: web.Request) -> web.Response:
+    return samples_response(request, events_samples)

@@ -9,6 +9,7 @@ import orjson
 from aiohttp import web
 
 from emulator.api.auth import key_fingerprint, require_key
+from emulator.api.events import samples_response
 from emulator.api.keys import RANDOM, SETTINGS, STORE, WORKER
 from emulator.api.responses import json_response
 from emulator.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
@@ -111,13 +112,4 @@ async def get_ingest_documentation(request: web.Request) -> web.Response:
 
 
 async def get_ingest_samples(request: web.Request) -> web.Response:
-    requested = [item for item in request.query.get("events", "").split(",") if item.strip()]
-    try:
-        samples = ingest_samples(requested)
-    except KeyError as exc:
-        raise BadRequest(
-            "invalid parameter 'events'",
-            description=f"Unknown event type {exc.args[0]!r}.",
-            extra={"param": "events", "value": request.query.get("events", "")},
-        ) from None
-    return json_response({"results": samples})
+    return samples_response(request, ingest_samples)

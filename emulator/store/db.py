@@ -366,17 +366,23 @@ class SyncStore:
     def search_events(self, query: EventQuery) -> tuple[list[dict[str, Any]], int, Cursor | None]:
         """Return one page of matching events (newest first), the total and the next cursor."""
         where, params = build_where(query)
-        total = self._conn.execute(f"SELECT COUNT(*) FROM events WHERE {where}", params).fetchone()[0]
+        return self._page("events", where, params, query.per_page, query.cursor)
+
+    def _page(
+        self, table: str, where: str, params: list[Any], per_page: int, cursor: Cursor | None
+    ) -> tuple[list[dict[str, Any]], int, Cursor | None]:
+        """Return one newest-first page of ``table`` rows matching ``where``, the total and the next cursor."""
+        total = self._conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}", params).fetchone()[0]
         page_where, page_params = where, list(params)
-        if query.cursor is not None:
+        if cursor is not None:
             page_where += " AND (ts < ? OR (ts = ? AND seq < ?))"
-            page_params += [query.cursor.ts, query.cursor.ts, query.cursor.seq]
+            page_params += [cursor.ts, cursor.ts, cursor.seq]
         rows = self._conn.execute(
-            f"SELECT ts, seq, body FROM events WHERE {page_where} ORDER BY ts DESC, seq DESC LIMIT ?",
-            page_params + [query.per_page + 1],
+            f"SELECT ts, seq, body FROM {table} WHERE {page_where} ORDER BY ts DESC, seq DESC LIMIT ?",
+            page_params + [per_page + 1],
         ).fetchall()
-        more = len(rows) > query.per_page
-        rows = rows[: query.per_page]
+        more = len(rows) > per_page
+        rows = rows[:per_page]
         next_cursor = Cursor(rows[-1][0], rows[-1][1]) if more and rows else None
         return [orjson.loads(row[2]) for row in rows], total, next_cursor
 
@@ -410,19 +416,7 @@ class SyncStore:
             elif name == "retryable":
                 clauses.append("retryable = ?")
                 params.append(int(values[0] == "true"))
-        where = " AND ".join(clauses)
-        total = self._conn.execute(f"SELECT COUNT(*) FROM ingest_events WHERE {where}", params).fetchone()[0]
-        if cursor is not None:
-            where += " AND (ts < ? OR (ts = ? AND seq < ?))"
-            params += [cursor.ts, cursor.ts, cursor.seq]
-        rows = self._conn.execute(
-            f"SELECT ts, seq, body FROM ingest_events WHERE {where} ORDER BY ts DESC, seq DESC LIMIT ?",
-            params + [per_page + 1],
-        ).fetchall()
-        more = len(rows) > per_page
-        rows = rows[:per_page]
-        next_cursor = Cursor(rows[-1][0], rows[-1][1]) if more and rows else None
-        return [orjson.loads(row[2]) for row in rows], total, next_cursor
+        return self._page("ingest_events", " AND ".join(clauses), params, per_page, cursor)
 
     def ingest_outcome(self, batch_id: str) -> dict[str, Any] | None:
         row = self._conn.execute("SELECT body FROM ingest_events WHERE batch_id = ?", (batch_id,)).fetchone()
