@@ -76,7 +76,9 @@ CREATE TABLE IF NOT EXISTS events (
     body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_ts ON events(ts, seq);
-CREATE INDEX IF NOT EXISTS events_message ON events(message_id);
+-- Only events that may need re-enrichment are indexed by message, which keeps
+-- inserts cheap; a 'messages' filter scans the time window instead.
+CREATE INDEX IF NOT EXISTS events_enrichable ON events(message_id) WHERE own IS NOT NULL;
 
 -- Attributes of each message taken from its injection or delivery event.
 CREATE TABLE IF NOT EXISTS messages (
