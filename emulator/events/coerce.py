@@ -86,12 +86,12 @@ def _geo(name: str, value: Any) -> dict[str, Any]:
     return result
 
 
-_STRING_FIELDS = frozenset(name for name, field in f.FIELDS.items() if field.kind == f.STRING)
+STRING_FIELDS = frozenset(name for name, field in f.FIELDS.items() if field.kind == f.STRING)
 
 
 def coerce_value(name: str, value: Any) -> Any:
     """Convert one known field's value; unknown fields pass through unchanged."""
-    if name in _STRING_FIELDS:
+    if name in STRING_FIELDS:
         # Fast path: most ingest values are strings already.
         return value if value.__class__ is str else _string(name, value)
     kind = f.field_kind(name)

@@ -6,7 +6,7 @@ import dataclasses
 import time
 from typing import Any
 
-from emulator.events.coerce import CoercionError, coerce_value
+from emulator.events.coerce import STRING_FIELDS, CoercionError, coerce_value
 from emulator.events.fields import BASE_REQUIRED, MESSAGE_ID_OPTIONAL
 from emulator.events.redact import redact_reason
 from emulator.events.timefmt import format_iso
@@ -90,9 +90,12 @@ def normalise(
     event: dict[str, Any] = {}
     try:
         for name, value in body.items():
-            if name == "type" or value is None:
+            if value is None or name == "type":
                 continue
-            event[name] = coerce_value(name, value)
+            if value.__class__ is str and name in STRING_FIELDS:
+                event[name] = value  # the common case, without a call
+            else:
+                event[name] = coerce_value(name, value)
     except CoercionError as exc:
         raise EventInvalid(str(exc)) from None
 
