@@ -52,7 +52,7 @@ def create_app(settings: Settings, *, store: AsyncStore | None = None) -> web.Ap
         max_decompressed_bytes=settings.max_decompressed_bytes,
         base_url="",
     )
-    app[WORKER] = BatchWorker(app[STORE], config, app[RANDOM].child("ingest"))
+    app[WORKER] = BatchWorker(app[STORE], config, app[RANDOM].child("ingest"), app[SERVER_ERRORS])
     add_routes(app)
 
     from emulator.console import setup as setup_console

@@ -226,3 +226,21 @@ async def test_unknown_grouping_names_are_reported(server, http):
 async def test_track_event_without_recv_method_is_valid(server, http):
     outcome = await ingest(http, server.url, [track_event("open", "1")])
     assert outcome["type"] == "success"
+
+
+async def test_processing_crash_is_system_error(server, http, monkeypatch):
+    from emulator.ingest import processor
+
+    def broken_normalise(*args, **kwargs):
+        raise RuntimeError("simulated processor bug")
+
+    monkeypatch.setattr(processor, "normalise", broken_normalise)
+    outcome = await ingest(http, server.url, [message_event("reception", "1")])
+    assert outcome["error_type"] == "system"
+    assert outcome["retryable"] is True
+    from emulator.api.keys import SERVER_ERRORS
+
+    errors = server.app[SERVER_ERRORS]
+    assert len(errors) == 1
+    assert "simulated processor bug" in errors[0]
+    errors.clear()

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import traceback
 
-from emulator.ingest.processor import ProcessorConfig, process_batch, record_system_error
+from emulator.ingest.processor import (
+    ProcessorConfig,
+    process_batch,
+    record_system_error,
+)
 from emulator.log import ingest_logger
 from emulator.randomness import RandomSource
 from emulator.store.aio import AsyncStore
@@ -14,8 +19,12 @@ from emulator.store.aio import AsyncStore
 class BatchWorker:
     """Queue of batch ids; on start it also picks up batches left pending by a previous run."""
 
-    def __init__(self, store: AsyncStore, config: ProcessorConfig, ids: RandomSource) -> None:
+    def __init__(
+        self, store: AsyncStore, config: ProcessorConfig, ids: RandomSource, errors: list[str] | None = None
+    ) -> None:
         self.store = store
+        # Tracebacks of processing failures, shared with the app so tests can fail on them.
+        self.errors = errors if errors is not None else []
         self.config = config
         self.ids = ids
         self._queue: asyncio.Queue[str] = asyncio.Queue()
@@ -59,6 +68,7 @@ class BatchWorker:
             raise
         except Exception as exc:
             ingest_logger.exception("batch %s: processing failed; recording a system error", batch_id)
+            self.errors.append(f"batch {batch_id}: {exc!r}\n{traceback.format_exc()}")
             try:
                 result = await self.store.run(record_system_error, batch_id, self.ids, f"internal error: {exc}")
             except Exception:

@@ -10,6 +10,7 @@ import email.utils
 import ssl
 import time
 import traceback
+import weakref
 from typing import Any
 
 from aiohttp import web
@@ -68,6 +69,8 @@ class SinkComponent:
             on_message=self._on_message,
         )
         self._server: asyncio.base_events.Server | None = None
+        # Open SMTP sessions, closed on stop() so no transport outlives the sink.
+        self._sessions: weakref.WeakSet[SinkSMTP] = weakref.WeakSet()
         self._tasks: set[asyncio.Task[None]] = set()
         self.host: str = self.settings.host
         self.port: int | None = None
@@ -81,7 +84,7 @@ class SinkComponent:
         settings = self.settings
 
         def make_protocol() -> SinkSMTP:
-            return SinkSMTP(
+            protocol = SinkSMTP(
                 self.handler,
                 data_size_limit=settings.max_message_size,
                 enable_SMTPUTF8=True,
@@ -92,6 +95,8 @@ class SinkComponent:
                 timeout=300,
                 loop=loop,
             )
+            self._sessions.add(protocol)
+            return protocol
 
         self._server = await loop.create_server(make_protocol, settings.host, settings.port)
         sockname = self._server.sockets[0].getsockname()
@@ -101,7 +106,11 @@ class SinkComponent:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
-            # Python 3.11's wait_closed() returns at once; open sessions end with the loop or their client.
+            for session in list(self._sessions):
+                transport = getattr(session, "transport", None)
+                if transport is not None and not transport.is_closing():
+                    transport.close()
+            # Python 3.11's wait_closed() returns at once, so the sessions are closed above.
             await self._server.wait_closed()
             self._server = None
         await self._cancel_tasks()
