@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import gzip
 import io
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +12,7 @@ import aiohttp
 from rich.console import Console
 
 from emulator.app import EmulatorServer
+from tests import ingest_helpers
 
 # 2023-11-14T22:13:20Z, the fixed clock of the rendered views.
 FIXED_NOW = 1_700_000_000.0
@@ -36,30 +35,15 @@ def capture_console(width: int = 80, height: int = 60) -> Console:
 
 
 def message_event(type_: str, event_id: str, message_id: str, **fields: Any) -> dict[str, Any]:
-    body = {
-        "type": type_,
-        "event_id": event_id,
-        "message_id": message_id,
-        "timestamp": str(int(time.time())),
-        "recv_method": "smtp",
-        "delv_method": "esmtp",
-        "rcpt_to": f"{message_id}@example.com",
-    }
-    body.update(fields)
-    return {"msys": {"message_event": body}}
+    """A message event whose recipient is unique to its message."""
+    fields.setdefault("delv_method", "esmtp")
+    fields.setdefault("rcpt_to", f"{message_id}@example.com")
+    return ingest_helpers.message_event(type_, event_id, message_id, **fields)
 
 
 def track_event(type_: str, event_id: str, message_id: str, **fields: Any) -> dict[str, Any]:
-    body = {
-        "type": type_,
-        "event_id": event_id,
-        "message_id": message_id,
-        "timestamp": str(int(time.time())),
-        "delv_method": "esmtp",
-        "rcpt_to": f"{message_id}@example.com",
-    }
-    body.update(fields)
-    return {"msys": {"track_event": body}}
+    fields.setdefault("rcpt_to", f"{message_id}@example.com")
+    return ingest_helpers.track_event(type_, event_id, message_id, **fields)
 
 
 class EventIds:
@@ -132,11 +116,9 @@ COUNT_KEYS = (
 
 
 async def upload(session: aiohttp.ClientSession, server: EmulatorServer, events: list[dict[str, Any]]) -> str:
-    body = gzip.compress(("\n".join(json.dumps(event) for event in events) + "\n").encode())
-    headers = {**AUTH, "Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"}
-    async with session.post(server.url + "/api/v1/ingest/events", data=body, headers=headers) as response:
-        payload = await response.json()
-        assert response.status == 200, payload
+    headers = {**ingest_helpers.INGEST_HEADERS, **AUTH}
+    status, payload = await ingest_helpers.post_batch(session, server.url, ingest_helpers.gz(events), headers)
+    assert status == 200, payload
     return str(payload["results"]["id"])
 
 

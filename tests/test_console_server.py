@@ -7,14 +7,13 @@ import io
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import pytest
 
 from emulator.app import EmulatorServer
-from emulator.config import Settings
 from emulator.console import CONSOLE, build_view, run_console
 from emulator.console.options import ConsoleSettings
 from emulator.console.view import EMPTY_VALUE_LABEL
@@ -38,26 +37,16 @@ from tests.console_helpers import (
 
 
 @pytest.fixture
-async def start_server() -> AsyncIterator[Callable[..., Any]]:
-    servers: list[EmulatorServer] = []
+def start_server(start_server: Callable[..., Any]) -> Callable[..., Any]:
+    """The shared factory, with the console's clock fixed before the server starts."""
+
+    def fix_clock(server: EmulatorServer) -> None:
+        server.app[CONSOLE].clock = lambda: FIXED_NOW
 
     async def start(**settings: Any) -> EmulatorServer:
-        settings.setdefault("port", 0)
-        server = EmulatorServer(Settings(**settings))
-        server.app[CONSOLE].clock = lambda: FIXED_NOW
-        await server.start()
-        servers.append(server)
-        return server
+        return await start_server(before_start=fix_clock, **settings)
 
-    yield start
-    for server in reversed(servers):
-        await server.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
+    return start
 
 
 async def loaded_server(start_server: Callable[..., Any], http: aiohttp.ClientSession, **settings: Any) -> EmulatorServer:

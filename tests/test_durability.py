@@ -5,7 +5,14 @@ from __future__ import annotations
 import time
 
 from emulator.store.db import SyncStore
-from tests.ingest_helpers import gz, ingest, message_event, search, upload, wait_for_outcome
+from tests.ingest_helpers import (
+    gz,
+    ingest,
+    message_event,
+    search,
+    upload,
+    wait_for_outcome,
+)
 from tests.process_helpers import ServeProcess
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from emulator.events.timefmt import format_iso
-
 from tests.ingest_helpers import ingest, message_event, search, track_event, wrap
 
 INJECTION = message_event(

@@ -7,7 +7,11 @@ import gzip
 import pytest
 
 from emulator.events.docs import ingest_samples
-from emulator.events.types import GROUPING_BY_PUBLIC, PUBLIC_TYPE_BY_INGEST, PUBLIC_TYPES
+from emulator.events.types import (
+    GROUPING_BY_PUBLIC,
+    PUBLIC_TYPE_BY_INGEST,
+    PUBLIC_TYPES,
+)
 from tests.ingest_helpers import ingest, message_event, upload, wait_for_outcome, wrap
 
 KEY = {"Authorization": "k"}

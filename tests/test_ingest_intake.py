@@ -8,7 +8,13 @@ import random
 
 import pytest
 
-from tests.ingest_helpers import INGEST_HEADERS, gz, message_event, post_batch, wait_for_outcome
+from tests.ingest_helpers import (
+    INGEST_HEADERS,
+    gz,
+    message_event,
+    post_batch,
+    wait_for_outcome,
+)
 
 
 async def test_valid_batch_gets_batch_id(server, http):

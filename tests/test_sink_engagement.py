@@ -57,13 +57,6 @@ def tracked(rcpt: str, message_id: str, **kwargs: Any) -> bytes:
 
 
 @pytest.fixture
-async def capture() -> AsyncIterator[CaptureServer]:
-    server = await CaptureServer().start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 async def emulator(capture: CaptureServer) -> AsyncIterator[EmulatorServer]:
     server = await start_emulator(capture.port, tracking=TrackingSettings(secret=SECRET))
     yield server

@@ -17,13 +17,6 @@ SENDER = "bounces@pmta.example.com"
 
 
 @pytest.fixture
-async def capture() -> AsyncIterator[CaptureServer]:
-    server = await CaptureServer().start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 async def emulator(capture: CaptureServer) -> AsyncIterator[EmulatorServer]:
     server = await start_emulator(capture.port, max_messages=3)
     yield server

@@ -37,13 +37,6 @@ def msfbl_header() -> str:
 
 
 @pytest.fixture
-async def capture() -> AsyncIterator[CaptureServer]:
-    server = await CaptureServer().start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 async def emulator(capture: CaptureServer) -> AsyncIterator[EmulatorServer]:
     server = await start_emulator(capture.port)
     yield server
