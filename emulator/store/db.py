@@ -302,6 +302,9 @@ class SyncStore:
                 own = event
                 event = apply_enrichment(own, attributes.get(event["message_id"], {}))
             elif event.get("message_id") and "injection_time" not in event:
+                # NOTE: only an injection stored earlier (or earlier in this batch)
+                # lends injection_time to delivery, bounce and delay events; one that
+                # arrives later is not applied to them.
                 injection_time = attributes.get(event["message_id"], {}).get("injection_time")
                 if injection_time:
                     own = event
