@@ -41,7 +41,9 @@ def build_batch(rng: random.Random, first_id: int, target_bytes: int) -> tuple[b
     raw = io.BytesIO()
     while True:
         for _ in range(2000):
-            message = f"0000{now:08x}{rng.getrandbits(32):08x}"
+            # A reception and then a delivery of the same message, as PowerMTA uploads them.
+            if count % 2 == 0:
+                message = f"0000{now:08x}{rng.getrandbits(32):08x}"
             pool = rng.choice(POOLS)
             fields = {
                 "type": "reception" if count % 2 == 0 else "delivery",

@@ -97,3 +97,13 @@ async def test_injection_wins_over_delivery(server, http):
     await ingest(http, server.url, [INJECTION])
     _, page = await search(http, server.url, events="open")
     assert page["results"][0]["campaign_id"] == "spring-sale"
+
+
+async def test_late_injection_adds_injection_time(server, http):
+    delivery = message_event("delivery", "300", "m1", delv_method="esmtp")
+    await ingest(http, server.url, [delivery])
+    _, page = await search(http, server.url, events="delivery")
+    assert "injection_time" not in page["results"][0]
+    await ingest(http, server.url, [INJECTION])
+    _, page = await search(http, server.url, events="delivery")
+    assert page["results"][0]["injection_time"] == INJECTION_TIME

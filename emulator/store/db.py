@@ -302,13 +302,12 @@ class SyncStore:
                 own = event
                 event = apply_enrichment(own, attributes.get(event["message_id"], {}))
             elif event.get("message_id") and "injection_time" not in event:
-                # NOTE: only an injection stored earlier (or earlier in this batch)
-                # lends injection_time to delivery, bounce and delay events; one that
-                # arrives later is not applied to them.
                 injection_time = attributes.get(event["message_id"], {}).get("injection_time")
                 if injection_time:
-                    own = event
                     event = {**event, "injection_time": injection_time}
+                else:
+                    # Kept (and indexed) so that a later injection can still add injection_time.
+                    own = event
             rows.append(_columns(event, item.timestamp, batch_id, own))
             change.added.append(event)
         self._conn.executemany(_INSERT_EVENT, rows)
@@ -340,8 +339,10 @@ class SyncStore:
                 message_attrs = attributes.get(own.get("message_id", ""), {})
                 if is_enriched(own["type"]):
                     after = apply_enrichment(own, message_attrs)
+                elif "injection_time" in message_attrs:
+                    after = {**own, "injection_time": message_attrs["injection_time"]}
                 else:
-                    after = {**own, "injection_time": message_attrs.get("injection_time", own.get("injection_time"))}
+                    continue
                 if after == before:
                     continue
                 friendly_from = after.get("friendly_from")
