@@ -30,13 +30,14 @@ async def test_pending_batch_is_processed_after_restart(tmp_path, start_server, 
 
 async def test_events_survive_restart(tmp_path, start_server, http):
     db = str(tmp_path / "events.sqlite")
+    events = [message_event("reception", "1")]
     first = await start_server(db=db)
-    await ingest(http, first.url, [message_event("reception", "1")])
+    await ingest(http, first.url, events)
     await first.stop()
     second = await start_server(db=db)
     _, page = await search(http, second.url)
     assert [event["event_id"] for event in page["results"]] == ["1"]
-    outcome = await ingest(http, second.url, [message_event("reception", "1")])
+    outcome = await ingest(http, second.url, events)
     assert outcome["error_type"] == "duplicate_batch"
 
 

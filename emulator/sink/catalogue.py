@@ -82,8 +82,8 @@ REPLIES: tuple[Reply, ...] = (
     Reply(554, "5.6.0", "Message rejected: the message headers contain invalid characters", D),
     Reply(552, "5.3.4", "Message size exceeds fixed limit", D),
     Reply(550, "5.7.1", "Unsolicited mail is refused. Please visit the postmaster page of {rcpt_domain}. {hex}", D),
-    # Protocol.
-    Reply(503, "5.5.1", "Bad sequence of commands", R),
+    # Recipient syntax. Protocol-sequence errors (500, 502, 503) are left out: an MTA
+    # treats them as its own fault, not as a verdict on the recipient.
     Reply(501, "5.1.3", "Bad recipient address syntax", R),
     # Temporary failures.
     Reply(421, "4.7.0", "[{client_ip}] Our system has detected an unusual rate of unsolicited mail from your "

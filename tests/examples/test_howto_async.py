@@ -1,6 +1,8 @@
 import aiosmtplib
+import pytest
 
 
+@pytest.mark.asyncio
 async def test_complaint_async(sparkpost_emulator):
     emulator = sparkpost_emulator.aio
     rcpt = emulator.address("fbl")
