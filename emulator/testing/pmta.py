@@ -15,6 +15,8 @@ def pmta_config(*, upload_url: str, api_key: str, smtp_host: str, smtp_port: int
         "<signals>",
         f"    api-key {api_key}",
         f"    upload-url {upload_url}",
+        # Upload recipients in clear text, so events can be searched by address.
+        "    privacy-policy retain",
         "</signals>",
         "enable-signals true",
         "",
