@@ -11,9 +11,10 @@ server starts them after the HTTP listener is bound, so they know its URL.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import ssl
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -105,8 +106,7 @@ class EmulatorServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port, ssl_context=ssl_context(self.settings))
         await site.start()
-        server = site._server
-        assert server is not None and server.sockets  # noqa: S101 - set by a successful start()
+        server = cast(asyncio.base_events.Server, site._server)
         self.port = server.sockets[0].getsockname()[1]
         host = self.settings.host
         shown = f"[{host}]" if ":" in host else host

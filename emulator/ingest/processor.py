@@ -100,7 +100,7 @@ def _process_batch(store: SyncStore, batch_id: str, config: ProcessorConfig, ids
         event_chunks: Iterable[list[NormalisedEvent]] = (),
         failures: list[tuple[int, str, str]] | None = None,
         content_hash: str | None = None,
-        accounts: dict[str, int] | None = None,
+        accounts: dict[str, set[int]] | None = None,
     ) -> StoreResult:
         failed = failures if failures is not None else []
 
@@ -182,7 +182,7 @@ def _process_batch(store: SyncStore, batch_id: str, config: ProcessorConfig, ids
         if chunk:
             yield chunk
 
-    return finish(None, chunks(), failures, content_hash, accounts)  # type: ignore[arg-type]
+    return finish(None, chunks(), failures, content_hash, accounts)
 
 
 def _single_values(accounts: dict[str, set[int]]) -> dict[str, int]:
