@@ -130,10 +130,12 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=3, help="batches to upload (default 3)")
     parser.add_argument("--target-bytes", type=int, default=4_800_000, help="gzip size of each batch (default 4800000)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--db", default=None, help="SQLite file for the server (default: in memory)")
     args = parser.parse_args()
 
     rng = random.Random(args.seed)
-    server = ServeProcess("--max-event-age", "0")
+    extra = ["--db", args.db] if args.db else []
+    server = ServeProcess("--max-event-age", "0", *extra)
     try:
         baseline_rates, emulator_rates = [], []
         for number in range(args.batches):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import time
@@ -244,3 +245,16 @@ async def test_processing_crash_is_system_error(server, http, monkeypatch):
     assert len(errors) == 1
     assert "simulated processor bug" in errors[0]
     errors.clear()
+
+
+async def test_concurrent_uploads_each_get_one_outcome(server, http):
+    batches = [
+        gz([message_event("reception", f"{n}-{i}", f"m{n}-{i}") for i in range(50)]) for n in range(20)
+    ]
+    batch_ids = await asyncio.gather(*(upload(http, server.url, body) for body in batches))
+    assert len(set(batch_ids)) == 20
+    outcomes = [await wait_for_outcome(http, server.url, batch_id) for batch_id in batch_ids]
+    assert all(outcome["type"] == "success" for outcome in outcomes)
+    assert sum(outcome["number_succeeded"] for outcome in outcomes) == 1000
+    status, page = await search(http, server.url, per_page="1")
+    assert page["total_count"] == 1000

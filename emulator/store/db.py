@@ -31,13 +31,28 @@ from emulator.store.search import Cursor, EventQuery, build_where
 _CHUNK = 900
 
 
+# Fields of each event that change notifications carry. Listeners keep
+# aggregates, so they get these summaries rather than whole events, which keeps
+# a large batch from holding every full event in memory until it commits.
+SUMMARY_FIELDS = (
+    "event_id", "type", "timestamp", "message_id", "campaign_id", "ip_pool", "sending_ip",
+    "bounce_class", "subaccount_id", "rcpt_to", "recipient_domain", "sending_domain",
+)
+
+
+def summarise(event: dict[str, Any]) -> dict[str, Any]:
+    """Return the :data:`SUMMARY_FIELDS` an event has."""
+    return {name: event[name] for name in SUMMARY_FIELDS if name in event}
+
+
 @dataclasses.dataclass
 class StoreChange:
-    """What a write changed, for listeners such as the console aggregates.
+    """Changes of one committed write, for listeners such as the console aggregates.
 
-    ``added`` are new public events; ``updated`` pairs (before, after) of
-    events whose enrichment changed; ``outcome`` is a new ingest outcome event;
-    ``reset`` means the store was emptied.
+    ``added`` holds summaries (:data:`SUMMARY_FIELDS`) of new events, and
+    ``updated`` holds (before, after) summaries of events whose enrichment
+    changed. ``outcome`` is a new ingest outcome event, and ``reset`` is true
+    when the store was emptied.
     """
 
     added: list[dict[str, Any]] = dataclasses.field(default_factory=list)
@@ -309,7 +324,7 @@ class SyncStore:
                     # Kept (and indexed) so that a later injection can still add injection_time.
                     own = event
             rows.append(_columns(event, item.timestamp, batch_id, own))
-            change.added.append(event)
+            change.added.append(summarise(event))
         self._conn.executemany(_INSERT_EVENT, rows)
 
         if changed_messages:
@@ -361,7 +376,7 @@ class SyncStore:
                         seq,
                     )
                 )
-                updated.append((before, after))
+                updated.append((summarise(before), summarise(after)))
         if updates:
             self._conn.executemany(_UPDATE_EVENT, updates)
             store_logger.debug("re-enriched %d stored events", len(updates))
