@@ -140,9 +140,62 @@ def test_msfbl_message_id() -> None:
 
     assert decode_msfbl(header) == {"message_id": "0000ffee", "r": "a@b.test"}
     assert returned.sparkpost_message_id == "0000ffee"
-    assert returned.recipient == "rcpt@oob.bouncy-sink.test"
+    assert returned.recipient == "a@b.test"
 
 
 def test_msfbl_unreadable() -> None:
     assert decode_msfbl("not|base64!!") == {}
     assert decode_msfbl("x|" + base64.b64encode(b"[1, 2]").decode()) == {}
+
+
+def test_complaint_matched_through_msfbl() -> None:
+    # SparkPost's own generator: Version 0.1, no Original-Rcpt-To, a redacted To,
+    # and a folded X-MSFBL as the only link to the send.
+    data = {"r": "user@example.com", "message_id": "0000aabbccdd00112233", "subaccount_id": "7", "customer_id": "1"}
+    payload = base64.b64encode(json.dumps(data).encode()).decode()
+    folded = "\r\n\t".join(payload[index : index + 30] for index in range(0, len(payload), 30))
+    original = (
+        b"From: news@example.com\r\nTo: <Undisclosed Recipients>\r\nSubject: Hi\r\n"
+        + f"X-MSFBL: c2lnbmF0dXJl|{folded}\r\n".encode()
+        + b"\r\nHello\r\n"
+    )
+    report = (
+        b"From: complainer@example.com\r\nTo: fbl@bounces.example.com\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/report; report-type=feedback-report; boundary="b1"\r\n\r\n'
+        b"--b1\r\nContent-Type: text/plain\r\n\r\nreport\r\n"
+        b"--b1\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nUser-Agent: SomeGenerator/1.0\r\nVersion: 0.1\r\n\r\n"
+        b"--b1\r\nContent-Type: message/rfc822\r\n\r\n" + original + b"\r\n--b1--\r\n"
+    )
+
+    returned = parse(report)
+
+    assert returned.kind == "arf"
+    assert returned.feedback_type == "abuse"
+    assert returned.recipient == "user@example.com"
+    assert returned.sparkpost_message_id == "0000aabbccdd00112233"
+    assert returned.subaccount_id == 7
+    assert returned.customer_id == 1
+
+
+def dsn_report(action: str, status: str) -> bytes:
+    return (
+        b"From: MAILER-DAEMON@mx.example.net\r\nTo: bounces@example.com\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="b1"\r\n\r\n'
+        b"--b1\r\nContent-Type: text/plain\r\n\r\nnot delivered\r\n"
+        b"--b1\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\n"
+        + f"Final-Recipient: rfc822; user@example.com\r\nAction: {action}\r\nStatus: {status}\r\n\r\n".encode()
+        + b"--b1--\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "action,status,failed",
+    [("failed", "4.0.0", True), ("failed", "5.4.317", True), ("delayed", "4.4.7", False)],
+)
+def test_dsn_action_decides_failure(action: str, status: str, failed: bool) -> None:
+    returned = parse(dsn_report(action, status))
+
+    assert returned.kind == "dsn"
+    assert returned.recipient == "user@example.com"
+    assert returned.status == status
+    assert returned.failed is failed

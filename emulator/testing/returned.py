@@ -23,10 +23,12 @@ class ReturnedMail:
 
     ``kind`` is ``"dsn"`` (RFC 3464 delivery status), ``"arf"`` (RFC 5965
     feedback report) or ``"other"``.  ``recipient`` is the sink recipient the
-    report is about: ``Final-Recipient`` of a DSN, ``Original-Rcpt-To`` of a
-    complaint.  ``original_message_id`` is the ``Message-ID`` header of the
-    returned original; ``sparkpost_message_id`` is its ``X-Sp-Message-Id``
-    header or the ``message_id`` inside its ``X-MSFBL`` header.
+    report is about: ``Final-Recipient`` of a DSN; for a complaint the ``r`` of
+    the original's ``X-MSFBL`` header, else ``Original-Rcpt-To``.
+    ``original_message_id`` is the ``Message-ID`` header of the returned
+    original; ``sparkpost_message_id`` is its ``X-Sp-Message-Id`` header or the
+    ``message_id`` inside its ``X-MSFBL`` header, which also gives
+    ``subaccount_id`` and ``customer_id`` (as integers, whatever JSON type they had).
     """
 
     kind: str
@@ -35,6 +37,8 @@ class ReturnedMail:
     recipient: str | None
     original_message_id: str | None
     sparkpost_message_id: str | None
+    subaccount_id: int | None
+    customer_id: int | None
     action: str | None
     status: str | None
     diagnostic_code: str | None
@@ -44,6 +48,11 @@ class ReturnedMail:
     message: EmailMessage
     raw: bytes
     received_at: float
+
+    @property
+    def failed(self) -> bool:
+        """Whether this is a DSN reporting a final failure: ``Action: failed`` decides, whatever the status class."""
+        return self.kind == DSN and (self.action or "").lower() == "failed"
 
     def summary(self) -> str:
         """Return one line for failure messages and report sections."""
@@ -77,11 +86,17 @@ def parse_returned_mail(
             report.setdefault(name.lower(), str(value).strip())
 
     original = _original_headers(message)
+    msfbl = decode_msfbl(original["x-msfbl"]) if original.get("x-msfbl") else {}
     if kind == DSN:
         recipient = _address_field(report.get("final-recipient") or report.get("original-recipient"))
     elif kind == ARF:
-        recipient = _address_field(
-            report.get("original-rcpt-to") or report.get("removal-recipient") or original.get("to")
+        # SparkPost matches a complaint through the original's X-MSFBL header, whose
+        # "r" is the recipient; many reports redact Original-Rcpt-To and the To header.
+        recipient = (
+            _address_field(str(msfbl.get("r") or ""))
+            or _address_field(report.get("original-rcpt-to"))
+            or _address_field(report.get("removal-recipient"))
+            or _address_field(original.get("to"))
         )
     else:
         recipient = None
@@ -92,7 +107,9 @@ def parse_returned_mail(
         rcpt_tos=tuple(rcpt_tos),
         recipient=recipient,
         original_message_id=original.get("message-id"),
-        sparkpost_message_id=_sparkpost_message_id(original),
+        sparkpost_message_id=original.get("x-sp-message-id") or str(msfbl.get("message_id") or "") or None,
+        subaccount_id=_integer(msfbl.get("subaccount_id")),
+        customer_id=_integer(msfbl.get("customer_id")),
         action=report.get("action") if kind == DSN else None,
         status=report.get("status") if kind == DSN else None,
         diagnostic_code=report.get("diagnostic-code") if kind == DSN else None,
@@ -154,14 +171,15 @@ def _address_field(value: str | None) -> str | None:
     return address if "@" in address else None
 
 
-def _sparkpost_message_id(original: dict[str, str]) -> str | None:
-    explicit = original.get("x-sp-message-id")
-    if explicit:
-        return explicit
-    msfbl = original.get("x-msfbl")
-    if not msfbl:
+def _integer(value: Any) -> int | None:
+    """Return ``value`` as an int when it is one or a decimal string ("26"), else None."""
+    if isinstance(value, bool):
         return None
-    return str(decode_msfbl(msfbl).get("message_id") or "") or None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
 
 
 def decode_msfbl(value: str) -> dict[str, Any]:
