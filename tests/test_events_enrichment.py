@@ -10,6 +10,7 @@ from tests.ingest_helpers import ingest, message_event, search, track_event, wra
 
 INJECTION = message_event(
     "reception", "100", "m1", campaign_id="spring-sale", subject="Spring", binding_group="pool-a",
+    transmission_id="t-77", routing_domain="example.com",
     binding="vmta-a", sending_ip="192.0.2.10", template_id="tpl", friendly_from="news@example.com",
     msg_from="bounces@example.com", subaccount_id="4", rcpt_meta={"ref": "A1"}, rcpt_tags=["t1"],
 )
@@ -19,7 +20,13 @@ LATER_EVENTS = [
     message_event("outofband", "203", "m1", delv_method="esmtp", bounce_class="10", raw_reason="550 5.1.1 unknown"),
     message_event("feedback", "204", "m1", delv_method="esmtp", fbtype="abuse"),
     wrap("unsubscribe_event", type="list", event_id="205", message_id="m1", timestamp=INJECTION["msys"]["message_event"]["timestamp"], recv_method="esmtp", rcpt_to="user@example.com"),
+    wrap("unsubscribe_event", type="link", event_id="206", message_id="m1", timestamp=INJECTION["msys"]["message_event"]["timestamp"], recv_method="esmtp", delv_method="esmtp", rcpt_to="user@example.com"),
+    track_event("initial_open", "207", "m1"),
+    track_event("amp_open", "208", "m1"),
+    track_event("amp_initial_open", "209", "m1"),
+    track_event("amp_click", "210", "m1", target_link_url="https://example.com/amp"),
 ]
+ENRICHED_TYPES = "open,click,out_of_band,spam_complaint,list_unsubscribe,link_unsubscribe,initial_open,amp_open,amp_initial_open,amp_click"
 ENRICHED = {
     "campaign_id": "spring-sale",
     "subject": "Spring",
@@ -32,6 +39,8 @@ ENRICHED = {
     "sending_domain": "example.com",
     "rcpt_meta": {"ref": "A1"},
     "rcpt_tags": ["t1"],
+    "transmission_id": "t-77",
+    "routing_domain": "example.com",
 }
 
 
@@ -39,8 +48,8 @@ INJECTION_TIME = format_iso(float(INJECTION["msys"]["message_event"]["timestamp"
 
 
 async def check_enriched(http, server):
-    _, page = await search(http, server.url, events="open,click,out_of_band,spam_complaint,list_unsubscribe")
-    assert page["total_count"] == 5
+    _, page = await search(http, server.url, events=ENRICHED_TYPES)
+    assert page["total_count"] == len(LATER_EVENTS)
     for event in page["results"]:
         for name, value in ENRICHED.items():
             assert event.get(name) == value, (event["type"], name)

@@ -162,6 +162,8 @@ INVALID_PARAMS = [
     ("subaccounts", "abc"),
     ("delimiter", ";;"),
     ("mailbox_providers", "Gmail"),
+    ("campaign_ids", "summer"),
+    ("message_ids", "m1"),
 ]
 
 
@@ -217,3 +219,31 @@ async def test_payload_shapes_preserved(server, http):
     assert click["rcpt_to"] == "user@example.com"
     _, page = await search(http, server.url, events="delivery")
     assert page["results"][0]["rcpt_meta"] == {}
+
+
+async def test_sending_ip_falls_back_to_binding(server, http):
+    event = message_event("reception", "1", binding="192.0.2.99", binding_group="pool-z")
+    await ingest(http, server.url, [event])
+    _, page = await search(http, server.url, sending_ips="192.0.2.99")
+    assert [item["event_id"] for item in page["results"]] == ["1"]
+    assert page["results"][0]["ip_pool"] == "pool-z"
+
+
+async def test_per_page_accepts_maximum(corpus, http):
+    status, page = await search(http, corpus.url, per_page="10000")
+    assert status == 200
+    assert page["total_count"] == 3
+
+
+async def test_recipients_match_hashed_recipients(server, http):
+    import base64
+    import hashlib
+
+    digest = hashlib.sha1(b"hidden@example.org").digest()
+    hashed = message_event("reception", "1", rcpt_hash=base64.b64encode(digest).decode(), rcpt_domain="example.org")
+    del hashed["msys"]["message_event"]["rcpt_to"]
+    hex_hashed = message_event("reception", "2", "m2", rcpt_hash=digest.hex(), rcpt_domain="example.org")
+    del hex_hashed["msys"]["message_event"]["rcpt_to"]
+    await ingest(http, server.url, [hashed, hex_hashed])
+    _, page = await search(http, server.url, recipients="Hidden@Example.org")
+    assert sorted(item["event_id"] for item in page["results"]) == ["1", "2"]

@@ -136,3 +136,21 @@ async def test_trailing_slash_is_ignored(server, http):
         assert response.status == 200
     async with http.get(server.url + "/api/v1/events/message/", headers={"Authorization": "k"}) as response:
         assert response.status == 200
+
+
+async def test_strict_keys_guard_read_side(start_server, http):
+    server = await start_server(api_keys=("good-key",))
+    paths = ["/api/v1/events/message", "/api/v1/events/ingest", "/api/v1/ingest/events/failures/x", "/api/v1/ingest/events/x"]
+    for path in paths:
+        async with http.get(server.url + path, headers={"Authorization": "bad-key"}) as response:
+            assert response.status == 401, path
+    async with http.get(server.url + "/api/v1/events/message", headers={"Authorization": "good-key"}) as response:
+        assert response.status == 200
+
+
+async def test_any_key_is_recorded_as_fingerprint(server, http):
+    status, payload = await post_batch(http, server.url, gz([]), {**INGEST_HEADERS, "Authorization": "my-secret-key"})
+    assert status == 200
+    info = await server.store.call("batch_info", payload["results"]["id"])
+    assert info["key_fingerprint"]
+    assert "my-secret-key" not in info["key_fingerprint"]

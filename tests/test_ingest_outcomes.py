@@ -133,6 +133,12 @@ REQUIRED_FAILURES = [
     ({"timestamp": str(int(time.time()) - 2 * 86400)}, "older than"),
     ({"timestamp": "yesterday"}, "timestamp"),
     ({"subaccount_id": "abc"}, "subaccount_id"),
+    ({"subaccount_id": str(2**64)}, "subaccount_id"),
+    ({"customer_id": 2**63}, "customer_id"),
+    ({"timestamp": str(int(time.time() * 1000))}, "milliseconds"),
+    ({"timestamp": "nan"}, "timestamp"),
+    ({"timestamp": "-inf"}, "timestamp"),
+    ({"injection_time": "1e20"}, "injection_time"),
     ({"open_tracking": "maybe"}, "open_tracking"),
 ]
 
@@ -258,3 +264,22 @@ async def test_concurrent_uploads_each_get_one_outcome(server, http):
     assert sum(outcome["number_succeeded"] for outcome in outcomes) == 1000
     status, page = await search(http, server.url, per_page="1")
     assert page["total_count"] == 1000
+
+
+async def test_outcome_carries_account_ids(server, http):
+    outcome = await ingest(http, server.url, [message_event("reception", "1", customer_id="42", subaccount_id="3")])
+    assert outcome["customer_id"] == 42
+    assert outcome["subaccount_id"] == 3
+
+
+async def test_mixed_subaccounts_leave_outcome_without_one(server, http):
+    outcome = await ingest(
+        http, server.url, [message_event("reception", "1", subaccount_id="3"), message_event("reception", "2", "m2", subaccount_id="4")]
+    )
+    assert "subaccount_id" not in outcome
+
+
+async def test_file_database_uses_wal(tmp_path, start_server):
+    server = await start_server(db=str(tmp_path / "events.sqlite"))
+    mode = await server.store.run(lambda sync: sync._conn.execute("PRAGMA journal_mode").fetchone()[0])
+    assert mode == "wal"

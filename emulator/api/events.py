@@ -24,6 +24,15 @@ from emulator.events.docs import events_documentation, events_samples
 from emulator.events.types import INGEST_ERROR_TYPES, INGEST_OUTCOME_TYPES, PUBLIC_TYPES
 from emulator.store.search import ALL_FILTERS, UNSUPPORTED_FILTERS, Cursor, EventQuery
 
+# Parameters of the retired Message Events API and their Events API names. They
+# are refused rather than ignored, so a filter never silently matches everything.
+RENAMED_FILTERS = {
+    "campaign_ids": "campaigns",
+    "template_ids": "templates",
+    "friendly_froms": "from_addresses",
+    "reason": "reasons",
+    "message_ids": "messages",
+}
 INGEST_FILTERS = ("events", "event_ids", "batch_ids", "error_types", "subaccounts", "retryable")
 
 
@@ -45,6 +54,13 @@ def parse_message_query(request: web.Request) -> EventQuery:
     """Validate the query string of ``GET /api/v1/events/message``."""
     query = request.query
     delimiter = parse_delimiter(query)
+    for old_name, new_name in RENAMED_FILTERS.items():
+        if old_name in query:
+            raise BadRequest(
+                f"parameter '{old_name}' was renamed to '{new_name}'",
+                description=f"SparkPost's Events API takes '{new_name}'; '{old_name}' belonged to the retired Message Events API.",
+                extra={"param": old_name},
+            )
     for name in UNSUPPORTED_FILTERS:
         if name in query:
             raise BadRequest(

@@ -36,19 +36,43 @@ def _number_text(name: str, value: Any) -> str:
     raise CoercionError(f"'{name}' must be a number or a numeric string")
 
 
+# SQLite stores signed 64-bit integers.
+_INTEGER_MIN, _INTEGER_MAX = -(2**63), 2**63 - 1
+# Unix seconds from 1970 to the end of year 9999; a timestamp in milliseconds
+# lands far beyond it and is refused instead of being read as a date in the future.
+_TIMESTAMP_MAX = 253402300799.0
+
+
 def _integer(name: str, value: Any) -> int:
     if isinstance(value, bool):
         raise CoercionError(f"'{name}' must be an integer, not a boolean")
+    number: int | None = None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str):
         try:
-            return int(value.strip())
+            number = int(value.strip())
         except ValueError:
             pass
-    raise CoercionError(f"'{name}' must be an integer, got {value!r}")
+    if number is None:
+        raise CoercionError(f"'{name}' must be an integer, got {value!r}")
+    if not _INTEGER_MIN <= number <= _INTEGER_MAX:
+        raise CoercionError(f"'{name}' is out of the 64-bit integer range: {value!r}")
+    return number
+
+
+def _timestamp(name: str, value: Any) -> float:
+    try:
+        seconds = parse_event_time(value)
+    except ValueError as exc:
+        raise CoercionError(f"'{name}' is not a valid timestamp: {exc}") from None
+    if not (math.isfinite(seconds) and 0 <= seconds <= _TIMESTAMP_MAX):
+        raise CoercionError(
+            f"'{name}' {value!r} is out of range; send Unix seconds (not milliseconds) after 1970"
+        )
+    return seconds
 
 
 def _boolean(name: str, value: Any) -> bool:
@@ -108,10 +132,7 @@ def coerce_value(name: str, value: Any) -> Any:
     if kind == f.FLAG_STRING:
         return "1" if _boolean(name, value) else "0"
     if kind == f.TIMESTAMP:
-        try:
-            return parse_event_time(value)
-        except ValueError as exc:
-            raise CoercionError(f"'{name}' is not a valid timestamp: {exc}") from None
+        return _timestamp(name, value)
     if kind == f.OBJECT:
         if not isinstance(value, dict):
             raise CoercionError(f"'{name}' must be an object")
