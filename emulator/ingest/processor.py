@@ -172,6 +172,11 @@ def _process_batch(store: SyncStore, batch_id: str, config: ProcessorConfig, ids
             except EventInvalid as exc:
                 failures.append((number, str(exc), line.decode("utf-8", "replace")))
                 continue
+            except (ValueError, TypeError, OverflowError) as exc:
+                # A value the validator did not foresee fails its own line, never the batch.
+                ingest_logger.warning("batch %s line %d: unexpected invalid value: %r", batch_id, number, exc)
+                failures.append((number, f"invalid event: {exc}", line.decode("utf-8", "replace")))
+                continue
             for name, values in accounts.items():
                 if name in item.event:
                     values.add(item.event[name])
