@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import gzip
 import json
 import time
@@ -283,3 +284,11 @@ async def test_file_database_uses_wal(tmp_path, start_server):
     server = await start_server(db=str(tmp_path / "events.sqlite"))
     mode = await server.store.run(lambda sync: sync._conn.execute("PRAGMA journal_mode").fetchone()[0])
     assert mode == "wal"
+
+
+async def test_each_outcome_is_logged_once(server, http, caplog):
+    caplog.set_level(logging.INFO, logger="emulator.ingest")
+    outcome = await ingest(http, server.url, [message_event("reception", "1"), "{}"])
+    lines = [record.getMessage() for record in caplog.records if outcome["batch_id"] in record.getMessage()]
+    outcome_lines = [line for line in lines if "succeeded" in line]
+    assert outcome_lines == [f"batch {outcome['batch_id']}: error/validation, 1 succeeded, 1 failed, 0 duplicates"]
