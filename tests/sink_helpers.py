@@ -28,6 +28,8 @@ class Captured:
     mail_from: str
     rcpt_tos: list[str]
     data: bytes
+    # MAIL FROM parameters, upper-cased by aiosmtpd, such as "BODY=8BITMIME" and "SMTPUTF8".
+    mail_options: list[str] = dataclasses.field(default_factory=list)
 
     def parsed(self) -> email.message.EmailMessage:
         return email.message_from_bytes(self.data, policy=email.policy.default)  # type: ignore[return-value]
@@ -38,16 +40,25 @@ class CaptureHandler:
         self.messages: list[Captured] = []
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.messages.append(Captured(envelope.mail_from or "", list(envelope.rcpt_tos), envelope.original_content or b""))
+        self.messages.append(
+            Captured(
+                envelope.mail_from or "",
+                list(envelope.rcpt_tos),
+                envelope.original_content or b"",
+                list(envelope.mail_options),
+            )
+        )
         return "250 2.0.0 captured"
 
 
 class CaptureServer:
     """An aiosmtpd server on 127.0.0.1 standing in for PowerMTA's port 25."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, *, smtputf8: bool = True) -> None:
         self.handler = CaptureHandler()
         self.requested_port = port
+        # False stands for a listener that does not advertise SMTPUTF8.
+        self.smtputf8 = smtputf8
         self.port = 0
         self._server: asyncio.base_events.Server | None = None
 
@@ -58,7 +69,9 @@ class CaptureServer:
     async def start(self) -> CaptureServer:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: SMTP(self.handler, hostname="capture.test", enable_SMTPUTF8=True), "127.0.0.1", self.requested_port
+            lambda: SMTP(self.handler, hostname="capture.test", enable_SMTPUTF8=self.smtputf8),
+            "127.0.0.1",
+            self.requested_port,
         )
         self.port = self._server.sockets[0].getsockname()[1]
         return self
@@ -160,9 +173,14 @@ class RawClient:
             return True
         return not line
 
-    async def transaction(self, sender: str, recipients: list[str], body: bytes) -> tuple[list[str], str | None]:
-        """Run MAIL, RCPT..., DATA; return the RCPT replies and the final reply (None if DATA was not sent)."""
-        mail = await self.command(f"MAIL FROM:<{sender}>")
+    async def transaction(
+        self, sender: str, recipients: list[str], body: bytes, mail_options: str = ""
+    ) -> tuple[list[str], str | None]:
+        """Run MAIL, RCPT..., DATA; return the RCPT replies and the final reply (None if DATA was not sent).
+
+        ``mail_options`` are MAIL FROM parameters such as "BODY=8BITMIME SMTPUTF8".
+        """
+        mail = await self.command(f"MAIL FROM:<{sender}> {mail_options}".rstrip())
         assert mail.startswith("250"), mail
         replies = [await self.command(f"RCPT TO:<{rcpt}>") for rcpt in recipients]
         if not any(reply.startswith("250") for reply in replies):

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import base64
+import collections
 import quopri
+import random
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from emulator.app import EmulatorServer
-from emulator.sink.engagement import find_links, html_part
+from emulator.sink.engagement import Engager, find_links, html_part
 from emulator.tracking.options import TrackingSettings
 from emulator.tracking.wrap import WrapOptions, wrap_message
 from tests.sink_helpers import (
@@ -150,3 +153,34 @@ async def test_message_without_html_counted(emulator: EmulatorServer) -> None:
     await send(emulator, rcpt, b"Subject: text only\r\nTo: text@openclick.bouncy-sink.test\r\n\r\nno html\r\n")
     sink = emulator.components["sink"]
     await wait_for(lambda: sink.counters["no_html"] == 1, what="the missing HTML part to be counted")
+
+
+async def test_fetch_keeps_original_host_header() -> None:
+    # A plain aiohttp server takes the place of the emulator's HTTP server and records each request.
+    seen: list[tuple[str, str, str]] = []
+
+    async def record(request: web.Request) -> web.Response:
+        seen.append((request.path, request.headers["Host"], request.headers["User-Agent"]))
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", record)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    counters: collections.Counter[str] = collections.Counter()
+    engager = Engager(lambda: f"http://127.0.0.1:{port}", random.Random(3), counters)
+    try:
+        raw = tracked("host@openclick.bouncy-sink.test", "00001111222233334444")
+        actions = await engager.engage(raw, "m1", opens=1, clicks=1)
+    finally:
+        await engager.close()
+        await runner.cleanup()
+
+    assert [action["action"] for action in actions] == ["unattributed_links", "open", "click"]
+    assert len(seen) == 4
+    assert [path[:3] for path, _, _ in seen] == ["/q/", "/q/", "/f/", "/f/"]
+    assert {host for _, host, _ in seen} == {"click.pmta.example.com"}
+    assert all(agent.startswith("Mozilla/5.0") for _, _, agent in seen)

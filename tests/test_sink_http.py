@@ -10,7 +10,12 @@ import pytest
 
 from emulator.app import EmulatorServer
 from emulator.errors import ConfigError
-from emulator.sink.options import MixShares, add_sink_arguments, sink_settings_from_args
+from emulator.sink.options import (
+    MixShares,
+    SinkSettings,
+    add_sink_arguments,
+    sink_settings_from_args,
+)
 from tests.sink_helpers import CaptureServer, RawClient, simple_message, start_emulator
 
 SENDER = "bounces@pmta.example.com"
@@ -144,3 +149,11 @@ def test_unknown_config_key_rejected(tmp_path) -> None:
     config.write_text("[mix]\nbounces = 3\n")
     with pytest.raises(ConfigError, match="unknown key"):
         parse(["--sink-config", str(config)])
+
+
+def test_default_mix_matches_public_sink() -> None:
+    # The public Bouncy Sink's [Sink] defaults, plus this sink's in-band reply share of 2.
+    expected = MixShares(oob=0.5, fbl=0.01, open=55, open_again=10, click=15, click_again=3, bounce=2)
+    assert MixShares() == expected
+    assert parse([]).mix == expected
+    assert SinkSettings().mix == expected

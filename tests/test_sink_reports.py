@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from emulator.api.keys import SERVER_ERRORS
 from emulator.app import EmulatorServer
 from tests.sink_helpers import (
     CaptureServer,
@@ -43,11 +44,13 @@ async def emulator(capture: CaptureServer) -> AsyncIterator[EmulatorServer]:
     await server.stop()
 
 
-async def send(server: EmulatorServer, recipients: list[str], body: bytes, sender: str = SENDER) -> tuple[list[str], str | None]:
+async def send(
+    server: EmulatorServer, recipients: list[str], body: bytes, sender: str = SENDER, mail_options: str = ""
+) -> tuple[list[str], str | None]:
     client = await RawClient.connect(server.components["sink"].port)
     await client.command("EHLO pmta.example.com")
     try:
-        return await client.transaction(sender, recipients, body)
+        return await client.transaction(sender, recipients, body, mail_options)
     finally:
         await client.close()
 
@@ -85,8 +88,9 @@ async def test_oob_sends_rfc3464_dsn(emulator: EmulatorServer, capture: CaptureS
     assert embedded["Subject"] == "oob please"
     assert original.rstrip(b"\r\n") in captured.data
 
-    stats = emulator.components["sink"].stats()
-    assert stats["actions"]["oob_sent"] == 1
+    sink = emulator.components["sink"]
+    # The capture server stores the DSN before the sink reads its 250 reply.
+    await wait_for(lambda: sink.stats()["actions"]["oob_sent"] == 1, what="the DSN to be counted as sent")
     [stored] = emulator.components["sink"].messages.search(behaviour="oob")
     await wait_for(lambda: any(a["action"] == "oob_sent" for a in stored.recipients[0].actions), what="oob_sent action")
 
@@ -149,7 +153,8 @@ async def test_fbl_sends_rfc5965_arf_with_msfbl(emulator: EmulatorServer, captur
     unfolded = re.sub(r"\s+", "", str(embedded["X-MSFBL"]))
     decoded = json.loads(base64.b64decode(unfolded.split("|", 1)[1]))
     assert decoded == MSFBL_JSON
-    assert emulator.components["sink"].stats()["actions"]["fbl_sent"] == 1
+    sink = emulator.components["sink"]
+    await wait_for(lambda: sink.stats()["actions"]["fbl_sent"] == 1, what="the ARF to be counted as sent")
 
 
 async def test_fbl_to_overrides_recipient(capture: CaptureServer) -> None:
@@ -189,7 +194,8 @@ async def test_return_host_down_retries_then_delivers() -> None:
         await wait_for(lambda: sink.counters["delivery_failures"] >= 2, what="two failed attempts")
         await capture.start()
         await wait_for(lambda: capture.messages, timeout=15, what="the DSN after the capture server came up")
-        assert sink.stats()["actions"]["oob_sent"] == 1
+        # The capture server stores the DSN before the sink reads its 250 reply.
+        await wait_for(lambda: sink.counters["oob_sent"] == 1, what="the DSN to be counted as sent")
         assert sink.stats()["actions"]["oob_abandoned"] == 0
     finally:
         await server.stop()
@@ -234,3 +240,81 @@ async def test_null_sender_gets_no_report(emulator: EmulatorServer, capture: Cap
     sink = emulator.components["sink"]
     await wait_for(lambda: sink.counters["no_return_path"] == 1, what="the skipped report to be counted")
     assert capture.messages == []
+
+
+EIGHT_BIT_ORIGINAL = (
+    "From: a@pmta.example.com\r\nTo: {rcpt}\r\nSubject: Grüße aus Köln\r\n"
+    "Message-ID: <umlaut@pmta.example.com>\r\n\r\nÜmlaut body ✓\r\n"
+)
+
+
+@pytest.mark.parametrize(("label", "report_type"), [("oob", "delivery-status"), ("fbl", "feedback-report")])
+async def test_8bit_original_embedded_byte_for_byte(
+    emulator: EmulatorServer, capture: CaptureServer, label: str, report_type: str
+) -> None:
+    rcpt = f"k@{label}.bouncy-sink.test"
+    original = EIGHT_BIT_ORIGINAL.format(rcpt=rcpt).encode()
+    _, final = await send(emulator, [rcpt], original, mail_options="BODY=8BITMIME")
+    assert final is not None and final.startswith("250"), final
+    [captured] = await wait_for(lambda: capture.messages, what=f"the {label} report at the capture server")
+
+    assert original in captured.data
+    assert "BODY=8BITMIME" in captured.mail_options
+    report = captured.parsed()
+    assert report.get_param("report-type") == report_type
+    returned = parts_of(report)[2]
+    assert returned.get_content_type() == "message/rfc822"
+    assert returned["Content-Transfer-Encoding"] == "8bit"
+    assert returned.get_payload(0)["Subject"] == "Grüße aus Köln"
+    assert emulator.app[SERVER_ERRORS] == []
+
+
+async def test_utf8_recipient_gets_dsn(emulator: EmulatorServer, capture: CaptureServer) -> None:
+    rcpt = "jörg@oob.bouncy-sink.test"
+    original = EIGHT_BIT_ORIGINAL.format(rcpt=rcpt).encode()
+    _, final = await send(emulator, [rcpt], original, mail_options="SMTPUTF8 BODY=8BITMIME")
+    assert final is not None and final.startswith("250"), final
+    [captured] = await wait_for(lambda: capture.messages, what="the DSN at the capture server")
+
+    assert original in captured.data
+    _, status, _ = parts_of(captured.parsed())
+    per_recipient = status.get_payload()[1]
+    assert per_recipient["Final-Recipient"] == f"rfc822; {rcpt}"
+    assert emulator.app[SERVER_ERRORS] == []
+
+
+async def test_utf8_sender_gets_dsn_over_smtputf8(emulator: EmulatorServer, capture: CaptureServer) -> None:
+    sender = "grå@exämple.com"
+    rcpt = "k@oob.bouncy-sink.test"
+    _, final = await send(emulator, [rcpt], simple_message(rcpt), sender=sender, mail_options="SMTPUTF8")
+    assert final is not None and final.startswith("250"), final
+    [captured] = await wait_for(lambda: capture.messages, what="the DSN at the capture server")
+
+    assert captured.mail_from == "<>"
+    assert captured.rcpt_tos == [sender]
+    assert "SMTPUTF8" in captured.mail_options
+    assert f"To: <{sender}>\r\n".encode() in captured.data
+    sink = emulator.components["sink"]
+    await wait_for(lambda: sink.counters["oob_sent"] == 1, what="the DSN to be counted as sent")
+    assert sink.counters["delivery_failures"] == 0
+    assert emulator.app[SERVER_ERRORS] == []
+
+
+async def test_return_server_without_smtputf8_counted() -> None:
+    capture = await CaptureServer(smtputf8=False).start()
+    server = await start_emulator(capture.port, return_retry_for=0.5)
+    try:
+        rcpt = "k@oob.bouncy-sink.test"
+        await send(server, [rcpt], simple_message(rcpt), sender="grå@exämple.com", mail_options="SMTPUTF8")
+        sink = server.components["sink"]
+        await wait_for(lambda: sink.counters["oob_abandoned"] == 1, what="the DSN to be given up")
+        assert sink.counters["delivery_failures"] >= 1
+        assert sink.counters["oob_sent"] == 0
+        assert capture.messages == []
+        [message] = sink.messages.search()
+        assert [action["action"] for action in message.recipients[0].actions] == ["oob_failed"]
+        assert "SMTPUTF8" in message.recipients[0].actions[0]["detail"]
+        assert server.app[SERVER_ERRORS] == []
+    finally:
+        await server.stop()
+        await capture.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import ssl
 import time
@@ -12,8 +13,15 @@ import pytest
 
 from emulator.app import EmulatorServer
 from emulator.config import Settings
+from emulator.sink import catalogue
 from emulator.sink.options import MixShares, SinkSettings
-from tests.sink_helpers import CaptureServer, RawClient, simple_message, start_emulator
+from tests.sink_helpers import (
+    CaptureServer,
+    RawClient,
+    simple_message,
+    start_emulator,
+    wait_for,
+)
 
 SENDER = "bounces@pmta.example.com"
 
@@ -297,3 +305,159 @@ async def test_failed_start_tears_down_quickly(capture: CaptureServer) -> None:
     finally:
         holder.close()
         await holder.wait_closed()
+
+
+async def test_line_length_limit_is_998(emulator: EmulatorServer) -> None:
+    sink = emulator.components["sink"]
+    client = await RawClient.connect(sink_port(emulator))
+    await client.command("EHLO client.example.com")
+    rcpt = "lines@accept.bouncy-sink.test"
+    header = b"Subject: lines\r\n\r\n"
+
+    _, final = await client.transaction(SENDER, [rcpt], header + b"a" * 998 + b"\r\n")
+    assert final is not None and final.startswith("250"), final
+    # The dot added for transparency does not count towards the limit.
+    _, final = await client.transaction(SENDER, [rcpt], header + b"." + b"b" * 997 + b"\r\n")
+    assert final is not None and final.startswith("250"), final
+    assert len(sink.messages) == 2
+
+    for length in (999, 1000):
+        _, final = await client.transaction(SENDER, [rcpt], header + b"c" * length + b"\r\n")
+        assert final == "500 5.5.2 Line too long, the limit is 998 characters plus CRLF", (length, final)
+        assert await client.no_reply_pending()
+    assert len(sink.messages) == 2
+    await client.close()
+
+
+async def test_postmaster_without_domain_accepted(emulator: EmulatorServer) -> None:
+    client = await RawClient.connect(sink_port(emulator))
+    await client.command("EHLO client.example.com")
+    await client.command(f"MAIL FROM:<{SENDER}>")
+    lower = await client.command("RCPT TO:<postmaster>")
+    mixed_case = await client.command("RCPT TO:<PostMaster>")
+    unbracketed = await client.command("RCPT TO:Postmaster")
+    other = await client.command("RCPT TO:<someone>")
+    assert lower == "250 2.1.5 Ok"
+    assert mixed_case == "250 2.1.5 Ok"
+    assert unbracketed.startswith("501"), unbracketed
+    assert other.startswith("501"), other
+    assert (await client.command("DATA")).startswith("354")
+    await client.send(b"Subject: to postmaster\r\n\r\nbody\r\n.\r\n")
+    assert (await client.reply()).startswith("250")
+    await client.close()
+    [message] = emulator.components["sink"].messages.search()
+    assert [(record.address, record.plan.behaviour) for record in message.recipients] == [
+        ("postmaster", "accept"),
+        ("PostMaster", "accept"),
+    ]
+
+
+async def test_auth_not_implemented(emulator: EmulatorServer) -> None:
+    client = await RawClient.connect(sink_port(emulator))
+    await client.command("EHLO client.example.com")
+    reply = await client.command("AUTH PLAIN AGFsaWNlAHNlY3JldA==")
+    assert reply.startswith("502 5.5.1 "), reply
+    assert (await client.command(f"MAIL FROM:<{SENDER}>")).startswith("250")
+    await client.close()
+
+
+@pytest.mark.parametrize(
+    ("local_part", "code"),
+    [("reply-600", "600"), ("reply-399", "399"), ("reply-5500", "5500"), ("reply-42-4.2.0", "42"),
+     ("reply-data-600-5.0.0-text", "600")],
+)
+async def test_forced_reply_invalid_code_rejected(emulator: EmulatorServer, local_part: str, code: str) -> None:
+    client = await RawClient.connect(sink_port(emulator))
+    await client.command("EHLO client.example.com")
+    await client.command(f"MAIL FROM:<{SENDER}>")
+    reply = await client.command(f"RCPT TO:<{local_part}@bouncy-sink.test>")
+    await client.close()
+    assert reply.startswith("553 5.1.3 "), reply
+    assert f"Invalid forced reply code {code} in {local_part}" in reply
+    assert len(emulator.components["sink"].messages) == 0
+
+
+async def test_relay_denied_for_lookalike_domain(emulator: EmulatorServer) -> None:
+    client = await RawClient.connect(sink_port(emulator))
+    await client.command("EHLO client.example.com")
+    await client.command(f"MAIL FROM:<{SENDER}>")
+    lookalike = await client.command("RCPT TO:<a@notbouncy-sink.test>")
+    suffix = await client.command("RCPT TO:<a@bouncy-sink.test.example.com>")
+    subdomain = await client.command("RCPT TO:<a@x.bouncy-sink.test>")
+    await client.close()
+    assert lookalike.startswith("550 5.7.1"), lookalike
+    assert suffix.startswith("550 5.7.1"), suffix
+    assert subdomain.startswith("250"), subdomain
+    assert emulator.components["sink"].counters["relay_denied"] == 2
+
+
+def test_bounce_catalogue_stages() -> None:
+    stages = {reply.stage for reply in catalogue.PERMANENT}
+    assert stages == {"rcpt", "data"}
+    for reply in catalogue.PERMANENT:
+        if reply.enhanced.startswith(("5.1.", "5.2.")):
+            assert reply.stage == "rcpt", reply
+        if any(word in reply.text.lower() for word in ("spam", "content", "dnsbl", "reputation", "blocked")):
+            assert reply.stage == "data", reply
+
+
+async def test_bounce_label_uses_both_stages(emulator: EmulatorServer) -> None:
+    sink = emulator.components["sink"]
+    client = await RawClient.connect(sink_port(emulator))
+    await client.command("EHLO client.example.com")
+    at_rcpt, at_data = [], []
+    for index in range(40):
+        rcpt = f"user{index}@bounce.bouncy-sink.test"
+        replies, final = await client.transaction(SENDER, [rcpt], simple_message(rcpt))
+        if final is None:
+            at_rcpt.append(replies[0])
+        else:
+            assert replies[0].startswith("250"), replies
+            at_data.append(final)
+    await client.close()
+    assert at_rcpt, "no bounce was given at RCPT"
+    assert at_data, "no bounce was given after DATA"
+    assert all(reply.startswith("5") for reply in at_rcpt + at_data)
+    # Only the DATA-stage bounces reach the message store, each with a content or reputation reply.
+    stored = sink.messages.search(behaviour="bounce")
+    assert len(stored) == len(at_data)
+    assert all(message.recipients[0].plan.stage == "data" for message in stored)
+
+
+async def test_one_log_line_per_action(
+    emulator: EmulatorServer, capture: CaptureServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The live console, when on, takes over log output; these lines are for runs without it.
+    assert emulator.settings.console.enabled is False
+    caplog.set_level(logging.INFO, logger="emulator.smtp")
+    sink = emulator.components["sink"]
+    client = await RawClient.connect(sink_port(emulator))
+    await client.command("EHLO client.example.com")
+    recipients = {
+        "accepted": "a@accept.bouncy-sink.test",
+        "bounced": "reply-data-554-5.7.1-spam@bouncy-sink.test",
+        "oob": "o@oob.bouncy-sink.test",
+        "fbl": "f@fbl.bouncy-sink.test",
+    }
+    for rcpt in recipients.values():
+        await client.transaction(SENDER, [rcpt], simple_message(rcpt))
+    rcpt_bounce, _ = await client.transaction(SENDER, ["reply-550-5.1.1-gone@bouncy-sink.test"], b"Subject: x\r\n\r\nx\r\n")
+    await client.close()
+    await wait_for(lambda: sink.counters["oob_sent"] == 1 and sink.counters["fbl_sent"] == 1, what="both reports")
+
+    ids = {name: sink.messages.search(recipient=rcpt)[0].id for name, rcpt in recipients.items()}
+    lines = [record.getMessage() for record in caplog.records if record.name == "emulator.smtp"]
+
+    def lines_with(*words: str) -> list[str]:
+        return [line for line in lines if all(word in line for word in words)]
+
+    assert len(lines_with(ids["accepted"])) == 1
+    assert "250" in lines_with(ids["accepted"])[0]
+    assert len(lines_with(ids["bounced"])) == 1
+    assert "554 5.7.1 spam" in lines_with(ids["bounced"])[0]
+    assert len(lines_with(ids["oob"], "oob report", "sent")) == 1
+    assert len(lines_with(ids["oob"])) == 2
+    assert len(lines_with(ids["fbl"], "fbl report", "sent")) == 1
+    assert len(lines_with(ids["fbl"])) == 2
+    assert rcpt_bounce[0].startswith("550")
+    assert len(lines_with("reply-550-5.1.1-gone@bouncy-sink.test", "550 5.1.1 gone")) == 1

@@ -37,7 +37,7 @@ ACTION_COUNTERS = (
     "messages", "recipients", "accepted", "bounced", "deferred", "relay_denied",
     "oob_sent", "fbl_sent", "oob_abandoned", "fbl_abandoned", "no_return_path", "delivery_failures",
     "opens", "clicks", "open_requests", "click_requests", "fetch_failures",
-    "unattributed_links", "no_html", "no_tracking_pixel", "evictions",
+    "unattributed_links", "no_html", "no_tracking_pixel", "evictions", "report_errors",
 )
 
 
@@ -187,8 +187,19 @@ class SinkComponent:
         self.messages.add(message)
         if reply.startswith("250"):
             for record in records:
-                self._after_accept(message, record)
+                self._after_accept_guarded(message, record)
         return reply, message_id
+
+    def _after_accept_guarded(self, message: StoredMessage, record: RecipientRecord) -> None:
+        # The message is already accepted, so a failure while building a report must
+        # not become a 500 reply: it is logged, counted and recorded for the test plugin.
+        try:
+            self._after_accept(message, record)
+        except Exception as exc:  # noqa: BLE001 - the server keeps running
+            self.counters["report_errors"] += 1
+            record.actions.append({"action": "report_error", "detail": repr(exc), "at": time.time()})
+            self.app[SERVER_ERRORS].append(traceback.format_exc())
+            smtp_logger.exception("building the report for message %s to %s failed", message.id, record.address)
 
     def _after_accept(self, message: StoredMessage, record: RecipientRecord) -> None:
         self.counters["accepted"] += 1

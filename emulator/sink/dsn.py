@@ -66,6 +66,8 @@ def build_dsn(bounce: BounceInput, rng: random.Random, *, now: float | None = No
         ("Received-From-MTA", f"dns; [{bounce.peer_ip}]"),
         ("Arrival-Date", reports.rfc2822_date(bounce.arrival)),
     ]
+    # NOTE: a UTF-8 recipient is written as is after "rfc822;".  RFC 6533 would use the
+    # "utf-8" address type in a message/global-delivery-status part instead.
     per_recipient = [
         ("Final-Recipient", f"rfc822; {bounce.recipient}"),
         ("Original-Recipient", f"rfc822; {bounce.recipient}"),

@@ -12,16 +12,21 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
 from emulator.log import smtp_logger
 from emulator.sink.policy import NO_DOMAIN, RELAY_DENIED, Plan, Policy, sink_domain
+
+# RFC 5321 section 4.5.3.1.6: a text line is at most 998 octets before its CRLF.
+MAX_LINE_LENGTH = 998
+LINE_TOO_LONG = "500 5.5.2 Line too long, the limit is 998 characters plus CRLF"
+AUTH_NOT_SUPPORTED = "502 5.5.1 AUTH is not supported by this server"
 
 # aiosmtpd's own replies without enhanced status codes, and what the sink sends instead.
 _REPLY_REWRITES = (
     ("552 Error: message size exceeds", "552 5.3.4 Message size exceeds fixed maximum message size"),
     ("552 Error: Too much mail data", "552 5.3.4 Message size exceeds fixed maximum message size"),
-    ("500 Line too long", "500 5.5.2 Line too long, the limit is 998 characters plus CRLF"),
+    ("500 Line too long", LINE_TOO_LONG),
     ("500 Error: command \"BDAT\"", "502 5.5.1 BDAT (CHUNKING) is not supported"),
 )
 
@@ -41,6 +46,8 @@ class SinkSMTP(SMTP):
     """
 
     refused_recipients = 0
+    # Whether the current RCPT TO address was written in angle brackets.
+    rcpt_in_brackets = False
 
     async def smtp_MAIL(self, arg: str | None) -> None:
         self.refused_recipients = 0
@@ -49,6 +56,17 @@ class SinkSMTP(SMTP):
     async def smtp_RSET(self, arg: str) -> None:
         self.refused_recipients = 0
         await super().smtp_RSET(arg)
+
+    @syntax("RCPT TO: <address>", extended=" [SP <mail-parameters>]")
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        path = (arg or "")[3:].lstrip() if (arg or "")[:3].upper() == "TO:" else ""
+        self.rcpt_in_brackets = path.startswith("<")
+        await super().smtp_RCPT(arg)
+
+    async def smtp_AUTH(self, arg: str) -> None:
+        # aiosmtpd replies 538 (encryption required) to AUTH, but the sink never
+        # advertises AUTH, so the command is not implemented here at all.
+        await self.push(AUTH_NOT_SUPPORTED)
 
     async def smtp_DATA(self, arg: str) -> None:
         envelope = self.envelope
@@ -97,6 +115,11 @@ class SinkHandler:
     ) -> str:
         peer = _peer_ip(session)
         if "@" not in address:
+            # RFC 5321 section 4.5.1: a server must accept <Postmaster> without a domain.
+            if address.lower() == "postmaster" and getattr(server, "rcpt_in_brackets", False):
+                self.counters["behaviour.accept"] += 1
+                self.counters["recipients"] += 1
+                return self._accept(envelope, address, rcpt_options, Plan("accept"))
             self._refused(server)
             return NO_DOMAIN
         routed = sink_domain(address, self.domains)
@@ -126,6 +149,9 @@ class SinkHandler:
             smtp_logger.info("RCPT %s (%s) from peer %s rejected with %s", address, plan.behaviour, peer, plan.reply)
             return plan.reply
 
+        return self._accept(envelope, address, rcpt_options, plan)
+
+    def _accept(self, envelope: Envelope, address: str, rcpt_options: list[str], plan: Plan) -> str:
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         accepted: list[AcceptedRecipient] = getattr(envelope, "sink_recipients", [])
@@ -135,6 +161,9 @@ class SinkHandler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         accepted: list[AcceptedRecipient] = getattr(envelope, "sink_recipients", [])
+        if has_long_line(envelope.original_content or b""):
+            smtp_logger.info("message from %s, peer %s: %s", envelope.mail_from, _peer_ip(session), LINE_TOO_LONG)
+            return LINE_TOO_LONG
         reply, message_id = self.on_message(session, envelope, accepted)
         smtp_logger.info(
             "message %s from %s for %d recipient(s), peer %s: %s",
@@ -146,6 +175,17 @@ class SinkHandler:
     def _refused(server: SMTP) -> None:
         if isinstance(server, SinkSMTP):
             server.refused_recipients += 1
+
+
+def has_long_line(content: bytes) -> bool:
+    """Return whether a line of ``content`` (dot-stuffing removed) is longer than 998 octets before CRLF.
+
+    aiosmtpd's own check refuses lines of 1000 octets or more, counting the
+    CRLF and any dot added for transparency, so this finds the 999-octet ones.
+    """
+    if len(content) <= MAX_LINE_LENGTH:
+        return False
+    return any(len(line) > MAX_LINE_LENGTH for line in content.split(b"\r\n"))
 
 
 def envelope_sender(envelope: Envelope) -> str:

@@ -26,8 +26,12 @@ FORCED = "reply"
 RELAY_DENIED = "550 5.7.1 Relaying denied"
 NO_DOMAIN = "501 5.1.3 Recipient address must include a domain"
 
+INVALID_FORCED_REPLY = "553 5.1.3 Invalid forced reply code {code} in {local_part}: use a code from 400 to 599"
+
+# Any run of digits is taken as the code, so an out-of-range one is rejected
+# with a clear reply instead of the address silently getting the default behaviour.
 _FORCED_RE = re.compile(
-    r"^reply(?P<data>-data)?-(?P<code>[45][0-9][0-9])"
+    r"^reply(?P<data>-data)?-(?P<code>[0-9]+)"
     r"(?:-(?P<enhanced>[245]\.[0-9]{1,3}\.[0-9]{1,3}))?"
     r"(?:-(?P<text>.*))?$",
     re.IGNORECASE | re.DOTALL,
@@ -79,11 +83,20 @@ def sink_domain(address: str, domains: tuple[str, ...]) -> tuple[str, str] | Non
     return None
 
 
+class InvalidForcedReply(ValueError):
+    """A ``reply-CODE`` local part whose code is not a 4xx or 5xx reply code."""
+
+
 def parse_forced_reply(local_part: str) -> ForcedReply | None:
-    """Parse ``reply[-data]-CODE[-X.Y.Z][-TEXT]`` (``_`` in TEXT stands for a space)."""
+    """Parse ``reply[-data]-CODE[-X.Y.Z][-TEXT]`` (``_`` in TEXT stands for a space).
+
+    Raises :class:`InvalidForcedReply` when CODE is not three digits from 400 to 599.
+    """
     match = _FORCED_RE.match(local_part.strip('"'))
     if match is None:
         return None
+    if len(match["code"]) != 3 or not 400 <= int(match["code"]) <= 599:
+        raise InvalidForcedReply(match["code"])
     code = int(match["code"])
     enhanced = match["enhanced"] or f"{code // 100}.0.0"
     text = (match["text"] or "").replace("_", " ").strip()
@@ -106,7 +119,11 @@ class Policy:
     def decide(self, recipient: str, label: str, context: dict[str, str]) -> Plan:
         """Return the plan for ``recipient`` whose sink label is ``label``."""
         local_part = recipient.rpartition("@")[0]
-        forced = parse_forced_reply(local_part)
+        try:
+            forced = parse_forced_reply(local_part)
+        except InvalidForcedReply as exc:
+            line = INVALID_FORCED_REPLY.format(code=exc.args[0], local_part=local_part.strip('"'))
+            return Plan(FORCED, reply=line, outcome="bounce")
         if forced is not None:
             line = catalogue.format_reply(forced.code, forced.enhanced, forced.text)
             return Plan(FORCED, reply=line, stage=forced.stage, outcome="bounce")

@@ -18,10 +18,21 @@ from collections.abc import Callable
 import aiosmtplib
 
 from emulator.log import smtp_logger
+from emulator.sink.reports import needs_smtputf8
 
 FIRST_RETRY_DELAY = 0.25
 MAX_RETRY_DELAY = 30.0
 SEND_TIMEOUT = 30.0
+
+
+def mail_options(recipient: str, data: bytes) -> list[str]:
+    """Return the MAIL FROM parameters a report needs: BODY=8BITMIME for 8-bit data, SMTPUTF8 for UTF-8 addresses."""
+    options = []
+    if not data.isascii():
+        options.append("BODY=8BITMIME")
+    if needs_smtputf8(data, recipient):
+        options.append("SMTPUTF8")
+    return options
 
 
 class ReturnMailer:
@@ -93,7 +104,8 @@ class ReturnMailer:
         )
         async with client:
             # The empty sender is sent as MAIL FROM:<>, the null reverse-path of a DSN.
-            await client.sendmail("", [recipient], data)
+            # aiosmtplib 5 encodes the addresses as UTF-8 only when mail_options has SMTPUTF8.
+            await client.sendmail("", [recipient], data, mail_options=mail_options(recipient, data))
 
     async def _deliver_with_retries(
         self, kind: str, message_id: str, recipient: str, data: bytes, on_done: Callable[[bool, str], None]
@@ -108,8 +120,13 @@ class ReturnMailer:
             attempt += 1
             try:
                 await self._send_once(recipient, data)
-            except (aiosmtplib.SMTPException, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - every failure is counted and retried
                 self.counters["delivery_failures"] += 1
+                if not isinstance(exc, (aiosmtplib.SMTPException, OSError)):
+                    # Not a refusal or a network error but a fault of the sink: record it for the test plugin.
+                    self.errors.append(traceback.format_exc())
+                    smtp_logger.exception("%s report for message %s to %s failed unexpectedly (attempt %d)",
+                                          kind, message_id, recipient, attempt)
                 elapsed = time.monotonic() - started
                 if elapsed + retry_delay > self.retry_for:
                     self.counters[f"{kind}_abandoned"] += 1
