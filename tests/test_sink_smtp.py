@@ -461,3 +461,20 @@ async def test_one_log_line_per_action(
     assert len(lines_with(ids["fbl"])) == 2
     assert rcpt_bounce[0].startswith("550")
     assert len(lines_with("reply-550-5.1.1-gone@bouncy-sink.test", "550 5.1.1 gone")) == 1
+
+
+async def test_reset_restarts_random_draws() -> None:
+    server = EmulatorServer(mixed_settings(42))
+    await server.start()
+    try:
+        sink = server.components["sink"]
+
+        def draw() -> list[tuple[str, str | None]]:
+            plans = [sink.policy.decide(f"user{i}@bouncy-sink.test", "", {"rcpt": f"user{i}@bouncy-sink.test"}) for i in range(100)]
+            return [(plan.outcome, plan.reply) for plan in plans]
+
+        first = draw()
+        await sink.reset()
+        assert draw() == first
+    finally:
+        await server.stop()

@@ -47,13 +47,17 @@ class SinkComponent:
     def __init__(self, app: web.Application) -> None:
         self.app = app
         self.settings: SinkSettings = app[SETTINGS].sink
-        random_source = app[RANDOM].child("sink")
+        self._random_source = app[RANDOM].child("sink")
+        # One stream per concern, named so reset() can restart each from the seed.
+        self._random_streams = {
+            label: self._random_source.child(label).random for label in ("policy", "reports", "ids", "engagement")
+        }
         self.counters: collections.Counter[str] = collections.Counter()
-        self.policy = Policy(self.settings.mix, random_source.child("policy").random)
-        self._report_rng = random_source.child("reports").random
-        self._id_rng = random_source.child("ids").random
+        self.policy = Policy(self.settings.mix, self._random_streams["policy"])
+        self._report_rng = self._random_streams["reports"]
+        self._id_rng = self._random_streams["ids"]
         self.messages = MessageStore(self.settings.max_messages)
-        self.engager = Engager(lambda: base_url(app), random_source.child("engagement").random, self.counters)
+        self.engager = Engager(lambda: base_url(app), self._random_streams["engagement"], self.counters)
         self.returns = ReturnMailer(
             self.settings.return_smtp,
             delay=self.settings.return_delay,
@@ -118,12 +122,18 @@ class SinkComponent:
         await self.engager.close()
 
     async def reset(self) -> None:
-        """Forget stored messages, counters and greylist state; cancel pending reports and engagement."""
+        """Forget stored messages, counters and greylist state; cancel pending reports and engagement.
+
+        The random streams restart from the seed, so after a reset the same
+        recipients get the same behaviours whatever ran before.
+        """
         await self._cancel_tasks()
         await self.returns.cancel_all()
         self.messages.clear()
         self.counters.clear()
         self.policy.reset()
+        for label, stream in self._random_streams.items():
+            stream.setstate(self._random_source.child(label).random.getstate())
 
     def describe(self) -> list[str]:
         return_host, return_port = self.settings.return_smtp
