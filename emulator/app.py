@@ -5,7 +5,7 @@ aiohttp application.  :class:`EmulatorServer` binds the listeners, starts the
 background tasks in order and stops them again.
 
 Subsystems (tracking, sink) register an object in ``app[COMPONENTS]`` with
-``async start()``, ``async stop()``, ``reset()`` and ``describe()``; the
+``async start()``, ``async stop()``, ``reset()`` and ``describe()``. The
 server starts them after the HTTP listener is bound, so they know its URL.
 """
 

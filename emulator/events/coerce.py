@@ -1,8 +1,8 @@
 """Coerce ingested field values to the types SparkPost's Events API shows.
 
 Clients send the same field as a string, a number or a boolean
-(``"0"``/``0``, ``"1"``/``true``); each is accepted when it has one clear
-meaning and rejected with a message naming the field otherwise.
+(``"0"``/``0``, ``"1"``/``true``). Each form is accepted when it has one clear
+meaning, and otherwise rejected with a message that names the field.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The batch processor: gunzip, split, decode, validate, dedupe, store, outcome.
 
-Runs on the store thread (see :class:`emulator.store.aio.AsyncStore`); every
+It runs on the store thread (see :class:`emulator.store.aio.AsyncStore`). Every
 batch ends in exactly one ingest outcome event, ``success`` or ``error`` with
 ``error_type`` ``decompress``, ``empty_batch``, ``duplicate_batch``,
 ``validation`` or ``system``.
@@ -31,7 +31,7 @@ BATCH_RETENTION_SECONDS = 10 * 24 * 3600
 
 @dataclasses.dataclass(frozen=True)
 class ProcessorConfig:
-    """What the processor needs from the settings."""
+    """Settings the processor uses."""
 
     max_event_age: float
     max_decompressed_bytes: int

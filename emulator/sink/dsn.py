@@ -20,7 +20,7 @@ _ENHANCED_RE = re.compile(r"^[245][0-9]{2}[ -]([245]\.[0-9]{1,3}\.[0-9]{1,3})\b"
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class BounceInput:
-    """What a DSN reports: the received mail, who sent it and why one recipient failed."""
+    """Input of a DSN: the received mail, its sender and why one recipient failed."""
 
     original: bytes
     recipient: str

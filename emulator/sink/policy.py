@@ -40,7 +40,7 @@ _FORCED_RE = re.compile(
 
 @dataclasses.dataclass
 class Plan:
-    """What the sink does for one recipient of one transaction."""
+    """Plan of the sink for one recipient of one transaction."""
 
     behaviour: str
     # The rejection line, such as "550 5.1.1 ...", or None when the recipient is accepted.

@@ -49,8 +49,8 @@ def summarise(event: dict[str, Any]) -> dict[str, Any]:
 class StoreChange:
     """Changes of one committed write, for listeners such as the console aggregates.
 
-    ``added`` holds summaries (:data:`SUMMARY_FIELDS`) of new events, and
-    ``updated`` holds (before, after) summaries of events whose enrichment
+    ``added`` contains summaries (:data:`SUMMARY_FIELDS`) of new events, and
+    ``updated`` contains (before, after) summaries of events whose enrichment
     changed. ``outcome`` is a new ingest outcome event, and ``reset`` is true
     when the store was emptied.
     """
