@@ -19,7 +19,7 @@ async def post_reset(request: web.Request) -> web.Response:
     """POST /__emulator/reset: empty the store and every subsystem's records."""
     await request.app[WORKER].drain()
     await request.app[STORE].reset()
-    for name, component in request.app[COMPONENTS].items():
+    for component in request.app[COMPONENTS].values():
         reset = getattr(component, "reset", None)
         if reset is not None:
             result = reset()
