@@ -292,3 +292,19 @@ async def test_each_outcome_is_logged_once(server, http, caplog):
     lines = [record.getMessage() for record in caplog.records if outcome["batch_id"] in record.getMessage()]
     outcome_lines = [line for line in lines if "succeeded" in line]
     assert outcome_lines == [f"batch {outcome['batch_id']}: error/validation, 1 succeeded, 1 failed, 0 duplicates"]
+
+
+async def test_batch_removed_by_reset_is_skipped(server, http):
+    from emulator.api.keys import SERVER_ERRORS, WORKER
+
+    worker = server.app[WORKER]
+    await worker.stop()  # hold processing so the reset lands between intake and processing
+    batch_id = await upload(http, server.url, gz([message_event("reception", "1")]))
+    await server.store.call("reset")
+    await worker.start()
+    await worker.drain()
+    assert server.app[SERVER_ERRORS] == []
+    outcome = await search(http, server.url)
+    assert outcome[1]["total_count"] == 0
+    async with http.get(server.url + "/api/v1/events/ingest", params={"batch_ids": batch_id}, headers={"Authorization": "k"}) as response:
+        assert (await response.json())["total_count"] == 0

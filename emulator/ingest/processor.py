@@ -81,8 +81,15 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def process_batch(store: SyncStore, batch_id: str, config: ProcessorConfig, ids: RandomSource) -> StoreResult:
-    """Process one stored batch and store its events and outcome."""
+def process_batch(store: SyncStore, batch_id: str, config: ProcessorConfig, ids: RandomSource) -> StoreResult | None:
+    """Process one stored batch and store its events and outcome.
+
+    Returns None when the batch is no longer stored, because a reset emptied
+    the store after the batch was queued, or it was already processed.
+    """
+    info = store.batch_info(batch_id)
+    if info is None or info["state"] != "pending":
+        return None
     with _gc_paused():
         return _process_batch(store, batch_id, config, ids)
 

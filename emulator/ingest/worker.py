@@ -64,6 +64,9 @@ class BatchWorker:
     async def _process(self, batch_id: str) -> None:
         try:
             result = await self.store.run(process_batch, batch_id, self.config, self.ids)
+            if result is None:
+                ingest_logger.info("batch %s: no longer pending (reset or already processed), skipped", batch_id)
+                return
         except asyncio.CancelledError:
             raise
         except Exception as exc:
