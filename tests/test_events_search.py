@@ -162,6 +162,11 @@ INVALID_PARAMS = [
     ("subaccounts", "abc"),
     ("delimiter", ";;"),
     ("mailbox_providers", "Gmail"),
+    ("subaccounts", "--5"),
+    ("subaccounts", "²"),
+    ("subaccounts", "99999999999999999999999"),
+    ("cursor", "WzEsMWUzMF0"),
+    ("per_page", "1_0"),
     ("campaign_ids", "summer"),
     ("message_ids", "m1"),
 ]
@@ -247,3 +252,5 @@ async def test_recipients_match_hashed_recipients(server, http):
     await ingest(http, server.url, [hashed, hex_hashed])
     _, page = await search(http, server.url, recipients="Hidden@Example.org")
     assert sorted(item["event_id"] for item in page["results"]) == ["1", "2"]
+    _, page = await search(http, server.url, recipients=digest.hex().upper())
+    assert [item["event_id"] for item in page["results"]] == ["2"]

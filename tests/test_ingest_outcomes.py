@@ -308,3 +308,39 @@ async def test_batch_removed_by_reset_is_skipped(server, http):
     assert outcome[1]["total_count"] == 0
     async with http.get(server.url + "/api/v1/events/ingest", params={"batch_ids": batch_id}, headers={"Authorization": "k"}) as response:
         assert (await response.json())["total_count"] == 0
+
+
+async def test_deep_nesting_fails_its_line_only(server, http):
+    nested: dict = {}
+    for _ in range(300):
+        nested = {"a": nested}
+    outcome = await ingest(http, server.url, [message_event("reception", "1"), message_event("reception", "2", "m2", rcpt_meta=nested)])
+    assert outcome["error_type"] == "validation"
+    assert outcome["number_succeeded"] == 1
+    assert outcome["number_failed"] == 1
+
+
+async def test_byte_order_mark_is_ignored(server, http):
+    body = gzip.compress(b"\xef\xbb\xbf" + ndjson([message_event("reception", "1")]))
+    outcome = await outcome_of(http, server, body)
+    assert outcome["type"] == "success"
+    assert outcome["number_succeeded"] == 1
+
+
+async def test_reset_does_not_wait_for_queued_batches(server, http):
+    from emulator.api.keys import WORKER
+
+    worker = server.app[WORKER]
+    await worker.stop()  # batches stay queued, as under a steady stream of uploads
+    for number in range(3):
+        await upload(http, server.url, gz([message_event("reception", str(number), f"m{number}")]))
+
+    async def reset() -> int:
+        async with http.post(server.url + "/__emulator/reset") as response:
+            return response.status
+
+    assert await asyncio.wait_for(reset(), timeout=5) == 200
+    await worker.start()
+    await worker.drain()
+    _, page = await search(http, server.url)
+    assert page["total_count"] == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -44,9 +45,12 @@ def _links(request: web.Request, cursor: Cursor | None) -> dict[str, str]:
     return {"next": f"{request.path}?{urlencode(params)}"}
 
 
+_SUBACCOUNT_ID = re.compile(r"-?[0-9]{1,18}")
+
+
 def _check_subaccounts(values: list[str]) -> None:
     for value in values:
-        if not value.lstrip("-").isdigit():
+        if not _SUBACCOUNT_ID.fullmatch(value):
             raise invalid("subaccounts", value, "a list of integer subaccount ids")
 
 

@@ -51,10 +51,9 @@ def parse_per_page(query: Mapping[str, str]) -> int:
     raw = query.get("per_page")
     if raw is None or raw == "":
         return DEFAULT_PER_PAGE
-    try:
-        value = int(raw)
-    except ValueError:
-        raise invalid("per_page", raw, f"an integer from 1 to {MAX_PER_PAGE}") from None
+    if not (raw.isascii() and raw.isdigit()):
+        raise invalid("per_page", raw, f"an integer from 1 to {MAX_PER_PAGE}")
+    value = int(raw)
     if not 1 <= value <= MAX_PER_PAGE:
         raise invalid("per_page", raw, f"an integer from 1 to {MAX_PER_PAGE}")
     return value

@@ -25,6 +25,25 @@ class NormalisedEvent:
     timestamp: float
 
 
+# Objects and arrays nested deeper than this are refused: orjson, which writes
+# the stored event, stops at 255 levels, and no real metadata comes near 64.
+MAX_NESTING = 64
+
+
+def _nesting_depth(value: Any, level: int = 1) -> int:
+    """Return how deeply ``value`` nests, stopping once past :data:`MAX_NESTING`."""
+    if level > MAX_NESTING:
+        return level
+    children = value.values() if isinstance(value, dict) else value
+    deepest = level
+    for child in children:
+        if isinstance(child, (dict, list)):
+            deepest = max(deepest, _nesting_depth(child, level + 1))
+            if deepest > MAX_NESTING:
+                break
+    return deepest
+
+
 def _present(value: Any) -> bool:
     return value is not None and value != ""
 
@@ -86,6 +105,10 @@ def normalise(
         raise EventInvalid("Missing rcpt_domain on event with rcpt_hash")
     if has_domain and not has_hash:
         raise EventInvalid("Missing rcpt_hash on event with rcpt_domain")
+
+    for name, value in body.items():
+        if isinstance(value, (dict, list)) and _nesting_depth(value) > MAX_NESTING:
+            raise EventInvalid(f"'{name}' is nested deeper than {MAX_NESTING} levels")
 
     event: dict[str, Any] = {}
     try:

@@ -150,6 +150,8 @@ def _process_batch(store: SyncStore, batch_id: str, config: ProcessorConfig, ids
         ingest_logger.warning("batch %s: decompression failed: %s", batch_id, exc)
         return finish("decompress", failures=[(0, str(exc), "")])
     del body
+    if text.startswith(b"\xef\xbb\xbf"):
+        text = text[3:]  # a UTF-8 byte order mark some writers put first
 
     if not text.strip():
         return finish("empty_batch")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import math
 from typing import Any
 
 import orjson
@@ -53,9 +54,13 @@ class Cursor:
         padded = text + "=" * (-len(text) % 4)
         try:
             ts, seq = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
-            return cls(float(ts), int(seq))
+            cursor = cls(float(ts), int(seq))
         except Exception:  # noqa: BLE001 - any decoding failure means "not a cursor"
             raise ValueError("invalid cursor") from None
+        # Both values go to SQLite, which holds finite doubles and signed 64-bit integers.
+        if not (math.isfinite(cursor.ts) and 0 <= cursor.seq < 2**63):
+            raise ValueError("invalid cursor")
+        return cursor
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +77,7 @@ class EventQuery:
 def recipient_hashes(address: str) -> list[str]:
     """Return the base64 and hex SHA-1 forms a hashed recipient may be stored as."""
     digest = hashlib.sha1(address.strip().lower().encode()).digest()
-    return [base64.b64encode(digest).decode(), digest.hex()]
+    return [base64.b64encode(digest).decode(), digest.hex(), digest.hex().upper()]
 
 
 def build_where(query: EventQuery) -> tuple[str, list[Any]]:
@@ -90,8 +95,9 @@ def build_where(query: EventQuery) -> tuple[str, list[Any]]:
             params.extend(int(value) for value in values)
         elif name == "recipients":
             lowered = [value.strip().lower() for value in values]
+            # A value may be the address or the hash itself; hex hashes match in either case.
             hashes = [h for value in values for h in recipient_hashes(value)] + [
-                value.strip() for value in values
+                form for value in values for form in {value.strip(), value.strip().lower(), value.strip().upper()}
             ]
             clauses.append(
                 f"(rcpt_to IN ({','.join('?' * len(lowered))}) OR rcpt_hash IN ({','.join('?' * len(hashes))}))"
