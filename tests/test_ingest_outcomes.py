@@ -344,3 +344,23 @@ async def test_reset_does_not_wait_for_queued_batches(server, http):
     await worker.drain()
     _, page = await search(http, server.url)
     assert page["total_count"] == 0
+
+
+async def test_upload_is_answered_while_large_batch_runs(server, http):
+    big = gz([message_event("reception", f"big-{n}", f"mb{n}") for n in range(60_000)])
+    big_id = await upload(http, server.url, big)
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:  # wait until the first chunks are stored
+        _, page = await search(http, server.url, per_page="1")
+        if page["total_count"] > 0:
+            break
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.01)
+    small_id = await upload(http, server.url, gz([message_event("reception", "small", "ms")]))
+    async with http.get(server.url + "/api/v1/events/ingest", params={"batch_ids": big_id}, headers={"Authorization": "k"}) as response:
+        big_outcomes = (await response.json())["results"]
+    assert big_outcomes == [], "the small upload waited for the whole large batch"
+    big_outcome = await wait_for_outcome(http, server.url, big_id, timeout=60)
+    small_outcome = await wait_for_outcome(http, server.url, small_id)
+    assert big_outcome["number_succeeded"] == 60_000
+    assert small_outcome["number_succeeded"] == 1

@@ -13,7 +13,7 @@ import dataclasses
 import gc
 import hashlib
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -23,7 +23,7 @@ from emulator.events.timefmt import format_iso
 from emulator.ingest.gzipio import DecompressError, gunzip
 from emulator.log import ingest_logger
 from emulator.randomness import RandomSource
-from emulator.store.db import StoreResult, SyncStore
+from emulator.store.db import StoreChange, StoreResult, SyncStore
 
 # SparkPost keeps an uploaded batch downloadable for about ten days.
 BATCH_RETENTION_SECONDS = 10 * 24 * 3600
@@ -81,91 +81,76 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def process_batch(store: SyncStore, batch_id: str, config: ProcessorConfig, ids: RandomSource) -> StoreResult | None:
-    """Process one stored batch and store its events and outcome.
+class BatchRun:
+    """The processing of one batch, split into short steps that run on the store thread.
 
-    Returns None when the batch is no longer stored, because a reset emptied
-    the store after the batch was queued, or it was already processed.
+    The first step decompresses and classifies the batch; each later step
+    validates and stores one chunk of events in its own transaction; the last
+    one stores the outcome. Between steps the store thread serves other calls,
+    so uploads, searches and tracking hits wait for one chunk at most, not for
+    the whole batch. The batch stays ``pending`` until its outcome is stored, so
+    after a crash it is processed again and the events stored before the crash
+    count as duplicates.
     """
-    info = store.batch_info(batch_id)
-    if info is None or info["state"] != "pending":
-        return None
-    with _gc_paused():
-        return _process_batch(store, batch_id, config, ids)
 
+    def __init__(self, batch_id: str, config: ProcessorConfig, ids: RandomSource) -> None:
+        self.batch_id = batch_id
+        self.config = config
+        self.ids = ids
+        self.now = time.time()
+        self.expires_at = self.now + BATCH_RETENTION_SECONDS
+        self.stored = 0
+        self.duplicates = 0
+        self.failures: list[tuple[int, str, str]] = []
+        self.accounts: dict[str, set[int]] = {"customer_id": set(), "subaccount_id": set()}
+        self.content_hash: str | None = None
+        # True when the batch was gone (reset) or already processed at a step.
+        self.skipped = False
+        self._chunks: Iterator[list[NormalisedEvent]] | None = None
 
-def _process_batch(store: SyncStore, batch_id: str, config: ProcessorConfig, ids: RandomSource) -> StoreResult:
-    body = store.batch_body(batch_id)
-    info = store.batch_info(batch_id)
-    if body is None or info is None:
-        raise KeyError(f"batch {batch_id} is not stored")
-    now = time.time()
-    expires_at = info["received_at"] + BATCH_RETENTION_SECONDS
+    def step(self, store: SyncStore) -> tuple[bool, StoreChange | None]:
+        """Run the next step; return whether the batch is finished and what it changed."""
+        info = store.batch_info(self.batch_id)
+        if info is None or info["state"] != "pending":
+            # A reset removed the batch, or it was processed already.
+            self.skipped = True
+            return True, None
+        with _gc_paused():
+            if self._chunks is None:
+                return self._begin(store, info)
+            chunk = next(self._chunks, None)
+            if chunk is not None:
+                result = store.store_events(chunk, self.batch_id)
+                self.stored += result.stored
+                self.duplicates += result.duplicates
+                return False, result.change
+            return True, self._finish(store, None).change
 
-    def finish(
-        error_type: str | None,
-        event_chunks: Iterable[list[NormalisedEvent]] = (),
-        failures: list[tuple[int, str, str]] | None = None,
-        content_hash: str | None = None,
-        accounts: dict[str, set[int]] | None = None,
-    ) -> StoreResult:
-        failed = failures if failures is not None else []
+    def _begin(self, store: SyncStore, info: dict[str, Any]) -> tuple[bool, StoreChange | None]:
+        self.expires_at = info["received_at"] + BATCH_RETENTION_SECONDS
+        body = store.batch_body(self.batch_id) or b""
+        try:
+            text = gunzip(body, self.config.max_decompressed_bytes)
+        except DecompressError as exc:
+            ingest_logger.warning("batch %s: decompression failed: %s", self.batch_id, exc)
+            self.failures.append((0, str(exc), ""))
+            return True, self._finish(store, "decompress").change
+        del body
+        if text.startswith(b"\xef\xbb\xbf"):
+            text = text[3:]  # a UTF-8 byte order mark some writers put first
+        if not text.strip():
+            return True, self._finish(store, "empty_batch").change
 
-        def build_outcome(stored: int, duplicates: int) -> tuple[dict[str, Any], list[tuple[int, str, str]]]:
-            kind = error_type
-            if kind is None and failed and content_hash is not None:
-                kind = "validation"
-            outcome = _outcome(batch_id, ids, now, expires_at, kind)
-            outcome["number_succeeded"] = stored
-            outcome["number_duplicates"] = duplicates
-            if accounts:
-                outcome.update(_single_values(accounts))
-            if kind == "validation":
-                outcome["number_failed"] = sum(1 for number, _, _ in failed if number > 0)
-                outcome["href"] = failures_href(config.base_url, batch_id)
-            return outcome, failed
+        content_hash = hashlib.sha256(text).hexdigest()
+        first = store.content_seen(content_hash)
+        if first is not None:
+            ingest_logger.warning("batch %s: same content as batch %s, nothing stored", self.batch_id, first)
+            return True, self._finish(store, "duplicate_batch").change
+        self.content_hash = content_hash
+        self._chunks = self._validated_chunks(text)
+        return False, None
 
-        result = store.finish_batch(
-            batch_id,
-            outcome_ts=now,
-            event_chunks=event_chunks,
-            build_outcome=build_outcome,
-            content_hash=content_hash,
-        )
-        outcome = result.change.outcome or {}
-        ingest_logger.info(
-            "batch %s: %s%s, %d succeeded, %d failed, %d duplicates",
-            batch_id,
-            outcome.get("type"),
-            f"/{outcome['error_type']}" if "error_type" in outcome else "",
-            outcome.get("number_succeeded", 0),
-            outcome.get("number_failed", 0),
-            outcome.get("number_duplicates", 0),
-        )
-        return result
-
-    try:
-        text = gunzip(body, config.max_decompressed_bytes)
-    except DecompressError as exc:
-        ingest_logger.warning("batch %s: decompression failed: %s", batch_id, exc)
-        return finish("decompress", failures=[(0, str(exc), "")])
-    del body
-    if text.startswith(b"\xef\xbb\xbf"):
-        text = text[3:]  # a UTF-8 byte order mark some writers put first
-
-    if not text.strip():
-        return finish("empty_batch")
-
-    content_hash = hashlib.sha256(text).hexdigest()
-    first = store.content_seen(content_hash)
-    if first is not None:
-        ingest_logger.warning("batch %s: same content as batch %s, nothing stored", batch_id, first)
-        return finish("duplicate_batch")
-
-    failures: list[tuple[int, str, str]] = []
-    accounts: dict[str, set[int]] = {"customer_id": set(), "subaccount_id": set()}
-
-    def chunks() -> Iterator[list[NormalisedEvent]]:
+    def _validated_chunks(self, text: bytes) -> Iterator[list[NormalisedEvent]]:
         chunk: list[NormalisedEvent] = []
         for number, line in enumerate(text.split(b"\n"), start=1):
             if not line.strip():
@@ -173,20 +158,20 @@ def _process_batch(store: SyncStore, batch_id: str, config: ProcessorConfig, ids
             try:
                 document = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
-                failures.append((number, f"invalid JSON: {exc}", line.decode("utf-8", "replace")))
+                self.failures.append((number, f"invalid JSON: {exc}", line.decode("utf-8", "replace")))
                 continue
             try:
                 grouping, fields = unwrap(document)
-                item = normalise(grouping, fields, max_age=config.max_event_age, now=now)
+                item = normalise(grouping, fields, max_age=self.config.max_event_age, now=self.now)
             except EventInvalid as exc:
-                failures.append((number, str(exc), line.decode("utf-8", "replace")))
+                self.failures.append((number, str(exc), line.decode("utf-8", "replace")))
                 continue
             except (ValueError, TypeError, OverflowError) as exc:
                 # A value the validator did not foresee fails its own line, never the batch.
-                ingest_logger.warning("batch %s line %d: unexpected invalid value: %r", batch_id, number, exc)
-                failures.append((number, f"invalid event: {exc}", line.decode("utf-8", "replace")))
+                ingest_logger.warning("batch %s line %d: unexpected invalid value: %r", self.batch_id, number, exc)
+                self.failures.append((number, f"invalid event: {exc}", line.decode("utf-8", "replace")))
                 continue
-            for name, values in accounts.items():
+            for name, values in self.accounts.items():
                 if name in item.event:
                     values.add(item.event[name])
             chunk.append(item)
@@ -196,7 +181,60 @@ def _process_batch(store: SyncStore, batch_id: str, config: ProcessorConfig, ids
         if chunk:
             yield chunk
 
-    return finish(None, chunks(), failures, content_hash, accounts)
+    def _finish(self, store: SyncStore, error_type: str | None) -> StoreResult:
+        """Store the outcome event, the failed lines and the content hash."""
+
+        def build_outcome(stored: int, duplicates: int) -> tuple[dict[str, Any], list[tuple[int, str, str]]]:
+            kind = error_type
+            if kind is None and self.failures:
+                kind = "validation"
+            outcome = _outcome(self.batch_id, self.ids, self.now, self.expires_at, kind)
+            outcome["number_succeeded"] = self.stored + stored
+            outcome["number_duplicates"] = self.duplicates + duplicates
+            outcome.update(_single_values(self.accounts))
+            if kind == "validation":
+                outcome["number_failed"] = sum(1 for number, _, _ in self.failures if number > 0)
+                outcome["href"] = failures_href(self.config.base_url, self.batch_id)
+            return outcome, self.failures
+
+        result = store.finish_batch(
+            self.batch_id,
+            outcome_ts=self.now,
+            event_chunks=(),
+            build_outcome=build_outcome,
+            content_hash=self.content_hash,
+        )
+        outcome = result.change.outcome or {}
+        ingest_logger.info(
+            "batch %s: %s%s, %d succeeded, %d failed, %d duplicates",
+            self.batch_id,
+            outcome.get("type"),
+            f"/{outcome['error_type']}" if "error_type" in outcome else "",
+            outcome.get("number_succeeded", 0),
+            outcome.get("number_failed", 0),
+            outcome.get("number_duplicates", 0),
+        )
+        return result
+
+
+def process_batch(store: SyncStore, batch_id: str, config: ProcessorConfig, ids: RandomSource) -> StoreResult | None:
+    """Process one stored batch completely and return everything it changed.
+
+    Returns None when the batch is no longer pending, because a reset emptied
+    the store after the batch was queued, or it was already processed.
+    """
+    run = BatchRun(batch_id, config, ids)
+    merged = StoreChange()
+    finished = False
+    while not finished:
+        finished, change = run.step(store)
+        if change is not None:
+            merged.added.extend(change.added)
+            merged.updated.extend(change.updated)
+            merged.outcome = change.outcome or merged.outcome
+    if run.skipped and not merged:
+        return None
+    return StoreResult(run.stored, run.duplicates, merged)
 
 
 def _single_values(accounts: dict[str, set[int]]) -> dict[str, int]:

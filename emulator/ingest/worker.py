@@ -6,11 +6,7 @@ import asyncio
 import contextlib
 import traceback
 
-from emulator.ingest.processor import (
-    ProcessorConfig,
-    process_batch,
-    record_system_error,
-)
+from emulator.ingest.processor import BatchRun, ProcessorConfig, record_system_error
 from emulator.log import ingest_logger
 from emulator.randomness import RandomSource
 from emulator.store.aio import AsyncStore
@@ -62,11 +58,14 @@ class BatchWorker:
                 self._queue.task_done()
 
     async def _process(self, batch_id: str) -> None:
+        run = BatchRun(batch_id, self.config, self.ids)
         try:
-            result = await self.store.run(process_batch, batch_id, self.config, self.ids)
-            if result is None:
-                ingest_logger.info("batch %s: no longer pending (reset or already processed), skipped", batch_id)
-                return
+            finished = False
+            while not finished:
+                # One chunk per store call, so other store calls run in between.
+                finished, change = await self.store.run(run.step)
+                if change is not None:
+                    self.store.notify(change)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -77,5 +76,8 @@ class BatchWorker:
             except Exception:
                 ingest_logger.exception("batch %s: could not record the system error", batch_id)
                 return
+            self.store.notify(result.change)
+        if run.skipped:
+            ingest_logger.info("batch %s: no longer pending (reset or already processed), skipped", batch_id)
+            return
         self.processed += 1
-        self.store.notify(result.change)
