@@ -84,9 +84,9 @@ def _gc_paused() -> Iterator[None]:
 class BatchRun:
     """The processing of one batch, split into short steps that run on the store thread.
 
-    The first step decompresses and classifies the batch; each later step
-    validates and stores one chunk of events in its own transaction; the last
-    one stores the outcome. Between steps the store thread serves other calls,
+    The first step decompresses and classifies the batch. Each later step
+    validates and stores one chunk of events in its own transaction, and the
+    last one stores the outcome. Between steps the store thread serves other calls,
     so uploads, searches and tracking hits wait for one chunk at most, not for
     the whole batch. The batch stays ``pending`` until its outcome is stored, so
     after a crash it is processed again and the events stored before the crash
