@@ -23,7 +23,7 @@ from emulator.events.timefmt import format_iso
 from emulator.ingest.gzipio import DecompressError, gunzip
 from emulator.log import ingest_logger
 from emulator.randomness import RandomSource
-from emulator.store.db import StoreChange, StoreResult, SyncStore
+from emulator.store.db import StoreChange, SyncStore
 
 # SparkPost keeps an uploaded batch downloadable for about ten days.
 BATCH_RETENTION_SECONDS = 10 * 24 * 3600
@@ -124,7 +124,7 @@ class BatchRun:
                 self.stored += result.stored
                 self.duplicates += result.duplicates
                 return False, result.change
-            return True, self._finish(store, None).change
+            return True, self._finish(store, None)
 
     def _begin(self, store: SyncStore, info: dict[str, Any]) -> tuple[bool, StoreChange | None]:
         self.expires_at = info["received_at"] + BATCH_RETENTION_SECONDS
@@ -134,18 +134,18 @@ class BatchRun:
         except DecompressError as exc:
             ingest_logger.warning("batch %s: decompression failed: %s", self.batch_id, exc)
             self.failures.append((0, str(exc), ""))
-            return True, self._finish(store, "decompress").change
+            return True, self._finish(store, "decompress")
         del body
         if text.startswith(b"\xef\xbb\xbf"):
             text = text[3:]  # a UTF-8 byte order mark some writers put first
         if not text.strip():
-            return True, self._finish(store, "empty_batch").change
+            return True, self._finish(store, "empty_batch")
 
         content_hash = hashlib.sha256(text).hexdigest()
         first = store.content_seen(content_hash)
         if first is not None:
             ingest_logger.warning("batch %s: same content as batch %s, nothing stored", self.batch_id, first)
-            return True, self._finish(store, "duplicate_batch").change
+            return True, self._finish(store, "duplicate_batch")
         self.content_hash = content_hash
         self._chunks = self._validated_chunks(text)
         return False, None
@@ -181,60 +181,36 @@ class BatchRun:
         if chunk:
             yield chunk
 
-    def _finish(self, store: SyncStore, error_type: str | None) -> StoreResult:
+    def _finish(self, store: SyncStore, error_type: str | None) -> StoreChange:
         """Store the outcome event, the failed lines and the content hash."""
+        kind = error_type
+        if kind is None and self.failures:
+            kind = "validation"
+        outcome = _outcome(self.batch_id, self.ids, self.now, self.expires_at, kind)
+        outcome["number_succeeded"] = self.stored
+        outcome["number_duplicates"] = self.duplicates
+        outcome.update(_single_values(self.accounts))
+        if kind == "validation":
+            outcome["number_failed"] = sum(1 for number, _, _ in self.failures if number > 0)
+            outcome["href"] = failures_href(self.config.base_url, self.batch_id)
 
-        def build_outcome(stored: int, duplicates: int) -> tuple[dict[str, Any], list[tuple[int, str, str]]]:
-            kind = error_type
-            if kind is None and self.failures:
-                kind = "validation"
-            outcome = _outcome(self.batch_id, self.ids, self.now, self.expires_at, kind)
-            outcome["number_succeeded"] = self.stored + stored
-            outcome["number_duplicates"] = self.duplicates + duplicates
-            outcome.update(_single_values(self.accounts))
-            if kind == "validation":
-                outcome["number_failed"] = sum(1 for number, _, _ in self.failures if number > 0)
-                outcome["href"] = failures_href(self.config.base_url, self.batch_id)
-            return outcome, self.failures
-
-        result = store.finish_batch(
+        change = store.finish_batch(
             self.batch_id,
+            outcome=outcome,
             outcome_ts=self.now,
-            event_chunks=(),
-            build_outcome=build_outcome,
+            failures=self.failures,
             content_hash=self.content_hash,
         )
-        outcome = result.change.outcome or {}
         ingest_logger.info(
             "batch %s: %s%s, %d succeeded, %d failed, %d duplicates",
             self.batch_id,
-            outcome.get("type"),
+            outcome["type"],
             f"/{outcome['error_type']}" if "error_type" in outcome else "",
-            outcome.get("number_succeeded", 0),
+            outcome["number_succeeded"],
             outcome.get("number_failed", 0),
-            outcome.get("number_duplicates", 0),
+            outcome["number_duplicates"],
         )
-        return result
-
-
-def process_batch(store: SyncStore, batch_id: str, config: ProcessorConfig, ids: RandomSource) -> StoreResult | None:
-    """Process one stored batch completely and return everything it changed.
-
-    Returns None when the batch is no longer pending, because a reset emptied
-    the store after the batch was queued, or it was already processed.
-    """
-    run = BatchRun(batch_id, config, ids)
-    merged = StoreChange()
-    finished = False
-    while not finished:
-        finished, change = run.step(store)
-        if change is not None:
-            merged.added.extend(change.added)
-            merged.updated.extend(change.updated)
-            merged.outcome = change.outcome or merged.outcome
-    if run.skipped and not merged:
-        return None
-    return StoreResult(run.stored, run.duplicates, merged)
+        return change
 
 
 def _single_values(accounts: dict[str, set[int]]) -> dict[str, int]:
@@ -242,16 +218,10 @@ def _single_values(accounts: dict[str, set[int]]) -> dict[str, int]:
     return {name: next(iter(values)) for name, values in accounts.items() if len(values) == 1}
 
 
-def record_system_error(store: SyncStore, batch_id: str, ids: RandomSource, reason: str) -> StoreResult:
+def record_system_error(store: SyncStore, batch_id: str, ids: RandomSource, reason: str) -> StoreChange:
     """Close a batch whose processing crashed with a retryable ``system`` error."""
     info = store.batch_info(batch_id)
     now = time.time()
     received_at = info["received_at"] if info else now
     outcome = _outcome(batch_id, ids, now, received_at + BATCH_RETENTION_SECONDS, "system")
-    return store.finish_batch(
-        batch_id,
-        outcome_ts=now,
-        event_chunks=(),
-        build_outcome=lambda stored, duplicates: (outcome, [(0, reason, "")]),
-        content_hash=None,
-    )
+    return store.finish_batch(batch_id, outcome=outcome, outcome_ts=now, failures=[(0, reason, "")], content_hash=None)

@@ -25,7 +25,6 @@ class BatchWorker:
         self.ids = ids
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
-        self.processed = 0
 
     def submit(self, batch_id: str) -> None:
         self._queue.put_nowait(batch_id)
@@ -72,12 +71,10 @@ class BatchWorker:
             ingest_logger.exception("batch %s: processing failed; recording a system error", batch_id)
             self.errors.append(f"batch {batch_id}: {exc!r}\n{traceback.format_exc()}")
             try:
-                result = await self.store.run(record_system_error, batch_id, self.ids, f"internal error: {exc}")
+                change = await self.store.run(record_system_error, batch_id, self.ids, f"internal error: {exc}")
             except Exception:
                 ingest_logger.exception("batch %s: could not record the system error", batch_id)
                 return
-            self.store.notify(result.change)
+            self.store.notify(change)
         if run.skipped:
             ingest_logger.info("batch %s: no longer pending (reset or already processed), skipped", batch_id)
-            return
-        self.processed += 1

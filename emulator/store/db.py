@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -192,29 +192,17 @@ class SyncStore:
         self,
         batch_id: str,
         *,
+        outcome: dict[str, Any],
         outcome_ts: float,
-        event_chunks: Iterable[list[NormalisedEvent]],
-        build_outcome: Callable[[int, int], tuple[dict[str, Any], list[tuple[int, str, str]]]],
+        failures: list[tuple[int, str, str]],
         content_hash: str | None,
-    ) -> StoreResult:
-        """Store a processed batch's events, failures and outcome in one transaction.
+    ) -> StoreChange:
+        """Store a batch's outcome event, failed lines and content hash, and mark it done.
 
-        ``event_chunks`` is consumed chunk by chunk, so a large batch never has
-        all its events in memory at once.  ``build_outcome(stored, duplicates)``
-        is called after the last chunk and returns the outcome event and the
-        failed lines.
+        The batch's events were stored before, chunk by chunk, with :meth:`store_events`.
         """
-        change = StoreChange()
-        stored = duplicates = 0
         self._conn.execute("BEGIN IMMEDIATE")
         try:
-            for chunk in event_chunks:
-                result = self._store_events(chunk, batch_id)
-                stored += result.stored
-                duplicates += result.duplicates
-                change.added.extend(result.change.added)
-                change.updated.extend(result.change.updated)
-            outcome, failures = build_outcome(stored, duplicates)
             if failures:
                 self._conn.executemany(
                     "INSERT INTO batch_failures (batch_id, line_number, error, line) VALUES (?, ?, ?, ?)",
@@ -244,13 +232,12 @@ class SyncStore:
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
-        change.outcome = outcome
-        return StoreResult(stored, duplicates, change)
+        return StoreChange(outcome=outcome)
 
     # -- message events ------------------------------------------------------
 
     def store_events(self, events: list[NormalisedEvent], batch_id: str | None = None) -> StoreResult:
-        """Store events outside a batch (tracking hits); duplicates by event_id are skipped."""
+        """Store events in one transaction (a batch chunk or tracking hits); duplicates by event_id are skipped."""
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             result = self._store_events(events, batch_id)
@@ -437,10 +424,6 @@ class SyncStore:
                 params.append(int(values[0] == "true"))
         return self._page("ingest_events", " AND ".join(clauses), params, per_page, cursor)
 
-    def ingest_outcome(self, batch_id: str) -> dict[str, Any] | None:
-        row = self._conn.execute("SELECT body FROM ingest_events WHERE batch_id = ?", (batch_id,)).fetchone()
-        return orjson.loads(row[0]) if row else None
-
     def iter_events(self, chunk_size: int = 5000) -> Iterator[list[dict[str, Any]]]:
         """Yield all stored public events in storage order, a chunk at a time."""
         last = 0
@@ -458,9 +441,6 @@ class SyncStore:
             "SELECT body FROM ingest_events ORDER BY seq DESC LIMIT ?", (limit,)
         ).fetchall()
         return [orjson.loads(row[0]) for row in rows]
-
-    def count_events(self) -> int:
-        return self._conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
 
     def reset(self) -> None:
         """Delete every batch, event and outcome."""
