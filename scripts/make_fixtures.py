@@ -2,7 +2,7 @@
 
 Each file in fixtures/batches/ is one batch as PowerMTA's Signals connector
 sends it: NDJSON lines of ``{"msys": {grouping: {...}}}`` with string values
-and Unix-second timestamps.  fixtures/broken/ holds deliberately bad batches.
+and Unix-second timestamps.  fixtures/broken/ contains deliberately bad batches.
 Timestamps are fixed, so upload them with ``emulator send --shift-timestamps``
 (or start the server with ``--max-event-age 0``).
 """

@@ -21,7 +21,8 @@ async def test_valid_batch_gets_batch_id(server, http):
     status, payload = await post_batch(http, server.url, gz([message_event("reception", "1")]))
     assert status == 200
     batch_id = payload["results"]["id"]
-    assert len(batch_id) == 36 and batch_id[14] == "4"
+    assert len(batch_id) == 36
+    assert batch_id[14] == "4"  # UUID version 4
     outcome = await wait_for_outcome(http, server.url, batch_id)
     assert outcome["type"] == "success"
 

@@ -5,7 +5,7 @@ view of ``emulator console --url``, because both start from the snapshot
 that ``GET /__emulator/console`` returns.  Nothing here keeps state.
 
 Meaning never rests on colour alone: outcomes are words (``ok``, ``error``),
-the empty value is ``(none)`` and cut lists say how much they hide.
+the empty value is ``(none)`` and cut lists show how much they hide.
 """
 
 from __future__ import annotations

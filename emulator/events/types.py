@@ -37,7 +37,7 @@ INGEST_TYPES: dict[str, dict[str, str]] = {
 }
 
 # Groupings SparkPost lists as valid whose ingest type names are not public.
-# Events in them fail validation with a message that says so.
+# Events in them fail validation with a message that names the grouping.
 UNSUPPORTED_GROUPINGS = ("adaptive_event", "relay_event", "ab_test_event")
 
 KNOWN_GROUPINGS = tuple(INGEST_TYPES) + UNSUPPORTED_GROUPINGS

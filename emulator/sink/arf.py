@@ -21,7 +21,7 @@ USER_AGENT = f"sparkpost-signals-emulator-sink/{__version__}"
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ComplaintInput:
-    """What an ARF report describes: the received mail and who complains about it."""
+    """Input of an ARF report: the received mail and the recipient who complains about it."""
 
     original: bytes
     # The complaining mailbox: the received mail's To: address (the envelope recipient if it had none).

@@ -25,9 +25,9 @@ class MixShares:
 
     The defaults are the public Bouncy Sink's ``[Sink]`` ini values
     (OOB 0.5, FBL 0.01, open 55, open again 10, click 15, click again 3),
-    read as shares of all mixed traffic, plus an in-band reply share of 2
-    (the public sink's diagram value).  ``open_again`` and ``click`` are
-    subsets of ``open``; ``click_again`` is a subset of ``click``.
+    read as shares of all mixed traffic. The in-band reply share of 2 comes
+    from the public sink's diagram. ``open_again`` and ``click`` are subsets
+    of ``open``, and ``click_again`` is a subset of ``click``.
     """
 
     oob: float = 0.5

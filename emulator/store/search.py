@@ -57,7 +57,7 @@ class Cursor:
             cursor = cls(float(ts), int(seq))
         except Exception:  # noqa: BLE001 - any decoding failure means "not a cursor"
             raise ValueError("invalid cursor") from None
-        # Both values go to SQLite, which holds finite doubles and signed 64-bit integers.
+        # Both values go to SQLite, which stores finite doubles and signed 64-bit integers.
         if not (math.isfinite(cursor.ts) and 0 <= cursor.seq < 2**63):
             raise ValueError("invalid cursor")
         return cursor
