@@ -18,6 +18,8 @@ from emulator.errors import ConfigError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
+# Base URL that client commands (send, console) use unless told otherwise.
+DEFAULT_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
 DEFAULT_MAX_EVENT_AGE = 24 * 3600.0
 # SparkPost limits a request to 5 MB; like PowerMTA-side clients we read it as 5 MiB.
 MAX_REQUEST_BYTES = 5 * 1024 * 1024

@@ -14,9 +14,8 @@ from typing import Any
 import aiohttp
 import orjson
 
-from emulator.config import env_value
+from emulator.config import DEFAULT_URL, env_value
 
-DEFAULT_URL = "http://127.0.0.1:8080"
 INGEST_PATH = "/api/v1/ingest/events"
 
 

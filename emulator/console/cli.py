@@ -10,11 +10,10 @@ from collections.abc import Mapping
 
 from rich.console import Console
 
-from emulator.config import env_value
+from emulator.config import DEFAULT_URL, env_value
 from emulator.console.remote import RemoteOptions, run_remote
 from emulator.errors import ConfigError
 
-DEFAULT_URL = "http://127.0.0.1:8080"
 MIN_INTERVAL = 0.25
 
 
