@@ -106,10 +106,6 @@ def normalise(
     if has_domain and not has_hash:
         raise EventInvalid("Missing rcpt_hash on event with rcpt_domain")
 
-    for name, value in body.items():
-        if isinstance(value, (dict, list)) and _nesting_depth(value) > MAX_NESTING:
-            raise EventInvalid(f"'{name}' is nested deeper than {MAX_NESTING} levels")
-
     event: dict[str, Any] = {}
     try:
         for name, value in body.items():
@@ -117,8 +113,10 @@ def normalise(
                 continue
             if value.__class__ is str and name in STRING_FIELDS:
                 event[name] = value  # the common case, without a call
-            else:
-                event[name] = coerce_value(name, value)
+                continue
+            if isinstance(value, (dict, list)) and _nesting_depth(value) > MAX_NESTING:
+                raise EventInvalid(f"'{name}' is nested deeper than {MAX_NESTING} levels")
+            event[name] = coerce_value(name, value)
     except CoercionError as exc:
         raise EventInvalid(str(exc)) from None
 
